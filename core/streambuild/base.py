@@ -1,0 +1,66 @@
+"""The base distribution a stream is built on (``fedora-44-x86_64``) and its rpm macros."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Dict, Optional
+
+from .errors import Location, ManifestError
+
+#: Fedora's development branch; its number is the one ahead of the newest release.
+RAWHIDE_VERSION = 45
+
+_BASE = re.compile(r"(?P<distro>fedora|centos-stream|rhel|epel)-(?P<release>rawhide|[0-9]+)-(?P<arch>[a-z0-9_]+)\Z")
+ARCHES = ("x86_64", "aarch64", "ppc64le", "s390x", "i686", "noarch")
+
+
+@dataclass(frozen=True)
+class Base:
+    """A base distribution, release and architecture, such as Koji's ``fedora-44-x86_64``."""
+
+    distro: str
+    release: str
+    arch: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.distro}-{self.release}-{self.arch}"
+
+    @property
+    def version(self) -> int:
+        return RAWHIDE_VERSION if self.release == "rawhide" else int(self.release)
+
+    @property
+    def dist(self) -> str:
+        if self.distro == "fedora":
+            return f".fc{self.version}"
+        return f".el{self.version}"
+
+    @property
+    def releasever(self) -> str:
+        return self.release
+
+    def macros(self) -> Dict[str, str]:
+        """The dist macros a spec sees when built for this base (what Fedora's redhat-rpm-config sets)."""
+        macros = {"dist": self.dist}
+        if self.distro == "fedora":
+            macros.update({"fedora": str(self.version), f"fc{self.version}": "1"})
+        else:
+            macros.update({"rhel": str(self.version), f"el{self.version}": "1"})
+            if self.distro == "epel":
+                macros["epel"] = str(self.version)
+        return macros
+
+
+def parse_base(value: object, where: Optional[Location] = None) -> Base:
+    if not isinstance(value, str):
+        raise ManifestError("base must be a string like 'fedora-44-x86_64'", where)
+    match = _BASE.match(value)
+    if not match or match.group("arch") not in ARCHES:
+        raise ManifestError(
+            f"base {value!r} is not '<distro>-<release>-<arch>' with distro fedora, centos-stream, rhel "
+            f"or epel, release a number or 'rawhide', and arch one of {', '.join(ARCHES)}",
+            where,
+        )
+    return Base(match.group("distro"), match.group("release"), match.group("arch"))

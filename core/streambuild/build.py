@@ -1,0 +1,182 @@
+"""The build executor: runs a plan on a backend, in dependency order, ``-j`` at a time.
+
+Components start as soon as what they need is done (critical-path priority, no
+batch barriers). A result already in the store is reused; a failure skips its
+dependents and, with ``keep_going``, lets independent components finish. Each
+state change is an event (journal, progress) emitted through ``emit``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
+
+from . import scheduler
+from .backends import Backend, BuildJob, BuildOutcome, log_tail
+from .base import Base
+from .plan import Plan
+from .results import ResultStore, StoredResult, result_key
+from .sources import PreparedSource
+from .workdir import WorkDir
+
+Emit = Callable[[Mapping[str, Any]], None]
+
+STATES = ("waiting", "building", "done", "cached", "failed", "skipped", "not-started")
+
+
+@dataclass
+class ComponentResult:
+    name: str
+    state: str = "waiting"
+    key: Optional[str] = None
+    rpms: Tuple[str, ...] = ()
+    srpm: Optional[str] = None
+    log: Optional[str] = None
+    message: str = ""
+    duration: float = 0.0
+
+    def to_json(self) -> Dict[str, Any]:
+        return {
+            "name": self.name,
+            "state": self.state,
+            "key": self.key,
+            "rpms": [os.path.basename(p) for p in self.rpms],
+            "log": self.log,
+            "message": self.message,
+            "duration": round(self.duration, 3),
+        }
+
+
+@dataclass
+class BuildReport:
+    results: Dict[str, ComponentResult] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return all(r.state in ("done", "cached") for r in self.results.values())
+
+    def count(self, state: str) -> int:
+        return sum(1 for r in self.results.values() if r.state == state)
+
+
+class Executor:
+    def __init__(
+        self,
+        plan: Plan,
+        sources: Mapping[str, PreparedSource],
+        macros: Mapping[str, Tuple[Tuple[str, str], ...]],
+        base: Base,
+        workdir: WorkDir,
+        backend: Backend,
+        emit: Emit,
+        jobs: int = 1,
+        keep_going: bool = False,
+    ) -> None:
+        self.plan = plan
+        self.sources = sources
+        self.macros = macros
+        self.base = base
+        self.workdir = workdir
+        self.backend = backend
+        self.emit = emit
+        self.jobs = max(1, jobs)
+        self.keep_going = keep_going
+        self.store = ResultStore(workdir.results)
+        self.report = BuildReport({c.name: ComponentResult(c.name) for c in plan.components})
+
+    def _set(self, name: str, state: str, **extra: Any) -> None:
+        result = self.report.results[name]
+        result.state = state
+        for key, value in extra.items():
+            setattr(result, key, value)
+        event: Dict[str, Any] = {"event": "component", "component": name, "state": state}
+        if result.key:
+            event["key"] = result.key
+        if state in ("done", "cached", "failed"):
+            event.update(duration=round(result.duration, 3), log=result.log, message=result.message)
+        if state == "failed" and result.log:
+            event["log_tail"] = log_tail(result.log)
+        self.emit(event)
+
+    def _key(self, name: str) -> str:
+        comp = self.plan.component(name)
+        dep_keys = [self.report.results[d].key or "" for d in comp.after]
+        return result_key(
+            name, comp.commit, self.sources[name].digest, self.base.name, self.macros[name], self.backend.name, dep_keys
+        )
+
+    def _dependency_rpms(self, name: str) -> Tuple[str, ...]:
+        return tuple(p for dep in self.plan.closure(name) for p in self.report.results[dep].rpms)
+
+    def _build(self, name: str, key: str) -> Tuple[BuildOutcome, Optional[StoredResult], float]:
+        staged = self.workdir.tmp(f"result-{name}-")
+        scratch = self.workdir.tmp(f"build-{name}-")
+        log = os.path.join(staged, "build.log")
+        source = self.sources[name]
+        job = BuildJob(name, source.spec_path, source.directory, self.macros[name], self._dependency_rpms(name),
+                       scratch, staged, log, self.base)
+        start = time.monotonic()
+        try:
+            outcome = self.backend.build(job)
+        except Exception as exc:  # a backend bug must not take the other builds down
+            outcome = BuildOutcome(False, message=f"{type(exc).__name__}: {exc}")
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        duration = time.monotonic() - start
+        if not outcome.ok:
+            failed_log = os.path.join(self.workdir.path("logs"), f"{name}.log")
+            os.makedirs(os.path.dirname(failed_log), exist_ok=True)
+            if os.path.exists(log):
+                os.replace(log, failed_log)
+            shutil.rmtree(staged, ignore_errors=True)
+            return BuildOutcome(False, message=outcome.message), None, duration
+        stored = self.store.put(name, key, staged, outcome.rpms, outcome.srpm, duration)
+        return outcome, stored, duration
+
+    def run(self) -> BuildReport:
+        deps = self.plan.dependencies
+        durations = {n: self.store.last_duration(n) or 1.0 for n in deps}
+        queue = scheduler.ReadyQueue(deps, scheduler.priorities(deps, durations))
+        for name in deps:
+            self.emit({"event": "component", "component": name, "state": "waiting"})
+        stopping = False
+        running: Dict[Future, str] = {}
+        with ThreadPoolExecutor(max_workers=self.jobs) as pool:
+            while True:
+                while not stopping and len(running) < self.jobs:
+                    name = queue.pop()
+                    if name is None:
+                        break
+                    key = self._key(name)
+                    self.report.results[name].key = key
+                    stored = self.store.get(name, key)
+                    if stored is not None:
+                        self._set(name, "cached", rpms=stored.rpms, srpm=stored.srpm, log=stored.log)
+                        queue.done(name)
+                        continue
+                    self._set(name, "building")
+                    running[pool.submit(self._build, name, key)] = name
+                if not running:
+                    break
+                finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                for future in finished:
+                    name = running.pop(future)
+                    outcome, stored, duration = future.result()
+                    if stored is not None:
+                        self._set(name, "done", rpms=stored.rpms, srpm=stored.srpm, log=stored.log, duration=duration)
+                        queue.done(name)
+                        continue
+                    log = os.path.join(self.workdir.path("logs"), f"{name}.log")
+                    self._set(name, "failed", log=log, message=outcome.message, duration=duration)
+                    for skipped in sorted(queue.failed(name)):
+                        self._set(skipped, "skipped", message=f"needs {name}, which failed")
+                    if not self.keep_going:
+                        stopping = True
+        for name, result in self.report.results.items():
+            if result.state == "waiting":
+                self._set(name, "not-started", message="stopped after a failure (use --keep-going)")
+        return self.report

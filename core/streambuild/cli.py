@@ -1,0 +1,282 @@
+"""The ``stream-build`` command line: a thin layer over :class:`streambuild.stream.Stream`.
+
+Exit codes: 0 success, 1 a build or install failed, 2 bad input (manifest, lock,
+arguments, sources), 3 policy denial, 4 environment (missing tool, work directory
+in use), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from typing import Any, Callable, List, Optional, Sequence, TypeVar
+
+import click
+
+from . import __version__
+from . import journal as journal_mod
+from .errors import EXIT_INTERRUPTED, InputError, StreamBuildError
+from .manifest import load_manifest
+from .plugins import make_plugins
+from .progress import Progress
+from .schema import MANIFEST_SCHEMA
+from .stream import Stream, require_success
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"stream-build: error: {message}", err=True)
+    sys.exit(code)
+
+
+def handle_errors(func: F) -> F:
+    """Turn every StreamBuildError into a message and its exit code; never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except StreamBuildError as exc:
+            _fail(str(exc), exc.exit_code)
+        except KeyboardInterrupt:
+            _fail("interrupted; run again with --resume to continue", EXIT_INTERRUPTED)
+
+    return wrapper  # type: ignore[return-value]
+
+
+# -- shared options ------------------------------------------------------------
+
+manifest_arg = click.argument("manifest", type=click.Path(dir_okay=False), default="stream-build.yaml")
+workdir_opt = click.option("--workdir", type=click.Path(file_okay=False), help="Work directory (default: .stream-build beside the manifest).")
+json_opt = click.option("--json", "json_output", is_flag=True, help="Machine-readable output (JSON event lines while working).")
+locked_opt = click.option("--locked", is_flag=True, help="Use the lock file as it is; refuse to resolve refs.")
+jobs_opt = click.option("-j", "--jobs", type=click.IntRange(1, 256), default=2, show_default=True, help="Components built side by side.")
+backend_opt = click.option("--backend", default="local", show_default=True, help="Build backend (local, mock, or a plugin's).")
+keep_going_opt = click.option("--keep-going", is_flag=True, help="After a failure, build everything that does not depend on it.")
+resume_opt = click.option("--resume", is_flag=True, help="Continue an interrupted run from its lock without rebuilding what finished.")
+installroot_opt = click.option("--installroot", type=click.Path(file_okay=False), help="Install into this directory (overrides install.path).")
+yes_opt = click.option("-y", "--assumeyes", is_flag=True, help="Answer yes to the confirmation (always yes without a terminal).")
+
+
+def _stream(manifest: str, workdir: Optional[str], json_output: bool, jobs: int = 2) -> Stream:
+    plugins = make_plugins(extra=[Progress.for_terminal(json_output)])
+    return Stream(manifest, workdir, plugins, jobs)
+
+
+def _emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=True))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="stream-build")
+def cli() -> None:
+    """Build sets of Fedora packages from upstream release-series branches, in dependency order."""
+
+
+@cli.command()
+@manifest_arg
+@json_opt
+@handle_errors
+def validate(manifest: str, json_output: bool) -> None:
+    """Check a manifest without touching the network."""
+    m = load_manifest(manifest)
+    if json_output:
+        _emit_json({"valid": True, "name": m.name, "base": m.base.name, "components": [c.name for c in m.components]})
+    else:
+        click.echo(f"{manifest}: valid ({len(m.components)} components on {m.base.name})")
+
+
+@cli.command()
+def schema() -> None:
+    """Print the manifest's JSON Schema."""
+    _emit_json(MANIFEST_SCHEMA)
+
+
+@cli.command()
+@manifest_arg
+@workdir_opt
+@json_opt
+@handle_errors
+def lock(manifest: str, workdir: Optional[str], json_output: bool) -> None:
+    """Resolve every ref to a commit and write the lock file."""
+    stream = _stream(manifest, workdir, json_output)
+    with stream.workdir:
+        result = stream.lock("update")
+    if json_output:
+        _emit_json(result.to_json())
+    else:
+        for comp in result.components:
+            click.echo(f"{comp.name:30} {comp.ref:24} {comp.commit}")
+        click.echo(f"wrote {stream.lock_path}")
+
+
+@cli.command()
+@manifest_arg
+@workdir_opt
+@json_opt
+@locked_opt
+@click.option("--dot", is_flag=True, help="Print the graph in Graphviz DOT.")
+@handle_errors
+def plan(manifest: str, workdir: Optional[str], json_output: bool, locked: bool, dot: bool) -> None:
+    """Show the build order: batches, critical path, broken cycles."""
+    if json_output and dot:
+        raise InputError("--json and --dot cannot be used together")
+    stream = _stream(manifest, workdir, False)
+    with stream.workdir:
+        planned = stream.plan("locked" if locked else "auto")
+    if json_output:
+        _emit_json(planned.plan.to_json())
+    elif dot:
+        click.echo(planned.plan.to_dot(), nl=False)
+    else:
+        click.echo(planned.plan.describe())
+
+
+def _summary(report: Any, json_output: bool) -> None:
+    if json_output:
+        click.echo(json.dumps({"event": "summary", "components": [r.to_json() for r in report.results.values()]}))
+        return
+    for result in report.results.values():
+        line = f"  {result.name:30} {result.state:12}"
+        if result.state in ("failed",):
+            line += f" log: {result.log}"
+        elif result.message and result.state not in ("done", "cached"):
+            line += f" {result.message}"
+        click.echo(line)
+    built, cached = report.count("done"), report.count("cached")
+    click.echo(f"{built} built, {cached} unchanged (not rebuilt), {report.count('failed')} failed, "
+               f"{report.count('skipped') + report.count('not-started')} not built")
+
+
+def _do_build(stream: Stream, backend: str, locked: bool, keep_going: bool, resume: bool, json_output: bool) -> None:
+    report, published = stream.build(backend, "locked" if locked else "auto", keep_going, resume)
+    _summary(report, json_output)
+    require_success(report)
+    if published is not None and not json_output:
+        click.echo(f"stream repository: {published.stream_repo}")
+
+
+@cli.command()
+@manifest_arg
+@workdir_opt
+@json_opt
+@locked_opt
+@jobs_opt
+@backend_opt
+@keep_going_opt
+@resume_opt
+@handle_errors
+def build(manifest: str, workdir: Optional[str], json_output: bool, locked: bool, jobs: int, backend: str,
+          keep_going: bool, resume: bool) -> None:
+    """Build the stream in dependency order and publish its repository."""
+    stream = _stream(manifest, workdir, json_output, jobs)
+    with stream.workdir:
+        _do_build(stream, backend, locked, keep_going, resume, json_output)
+
+
+def _confirm(assumeyes: bool) -> Optional[Callable[[List[str]], bool]]:
+    if assumeyes or not sys.stdin.isatty():
+        return None
+
+    def ask(items: List[str]) -> bool:
+        click.echo("Installing:\n  " + "\n  ".join(items), err=True)
+        return click.confirm("Is this ok?", default=False, err=True)
+
+    return ask
+
+
+def _install(stream: Stream, packages: Sequence[str], installroot: Optional[str], target: Optional[str],
+             assumeyes: bool, json_output: bool) -> None:
+    spec = stream.manifest.install
+    if not packages:
+        packages = spec.packages if spec else ()
+    if installroot:
+        target, root = "installroot", installroot
+    else:
+        target = target or (spec.type if spec else "host")
+        root = None
+        if target == "installroot":
+            if not (spec and spec.path):
+                raise InputError("install type 'installroot' needs --installroot DIR or install.path")
+            root = os.path.join(stream.manifest.directory, spec.path)
+    installed = stream.install(target, packages, root, _confirm(assumeyes))
+    if json_output:
+        click.echo(json.dumps({"event": "install-summary", "target": target, "installroot": root, "installed": installed}))
+    else:
+        where = f"into {root}" if root else "on this host"
+        click.echo(f"installed {len(installed)} packages {where}:")
+        for item in installed:
+            click.echo(f"  {item}")
+
+
+@cli.command()
+@manifest_arg
+@click.argument("packages", nargs=-1)
+@workdir_opt
+@json_opt
+@installroot_opt
+@click.option("--target", help="Install target (host, installroot, or a plugin's); default: the manifest's install.type.")
+@yes_opt
+@handle_errors
+def install(manifest: str, packages: Sequence[str], workdir: Optional[str], json_output: bool,
+            installroot: Optional[str], target: Optional[str], assumeyes: bool) -> None:
+    """Install built packages (default: the manifest's install.packages)."""
+    stream = _stream(manifest, workdir, json_output)
+    with stream.workdir:
+        _install(stream, packages, installroot, target, assumeyes, json_output)
+
+
+@cli.command()
+@manifest_arg
+@workdir_opt
+@json_opt
+@locked_opt
+@jobs_opt
+@backend_opt
+@keep_going_opt
+@resume_opt
+@installroot_opt
+@yes_opt
+@handle_errors
+def run(manifest: str, workdir: Optional[str], json_output: bool, locked: bool, jobs: int, backend: str,
+        keep_going: bool, resume: bool, installroot: Optional[str], assumeyes: bool) -> None:
+    """Lock, plan, build and install, following the manifest's install: section."""
+    stream = _stream(manifest, workdir, json_output, jobs)
+    with stream.workdir:
+        _do_build(stream, backend, locked, keep_going, resume, json_output)
+        if stream.manifest.install is None and not installroot:
+            click.echo("no install: section in the manifest; nothing to install")
+            return
+        _install(stream, (), installroot, None, assumeyes, json_output)
+
+
+@cli.command()
+@manifest_arg
+@workdir_opt
+@json_opt
+@handle_errors
+def status(manifest: str, workdir: Optional[str], json_output: bool) -> None:
+    """Show the state of the last run (from the journal)."""
+    m = load_manifest(manifest)
+    path = os.path.join(workdir or os.path.join(m.directory, ".stream-build"), "journal.jsonl")
+    last = journal_mod.last_run(path)
+    if last is None:
+        raise InputError(f"no run recorded in {path}")
+    state = "interrupted (continue with --resume)" if last.interrupted else f"finished: {last.ended.get('outcome')}"  # type: ignore[union-attr]
+    if json_output:
+        _emit_json({"run": last.run, "state": state, "components": last.states})
+        return
+    click.echo(f"run {last.run}: {state}")
+    for name, record in last.states.items():
+        click.echo(f"  {name:30} {record.get('state')}")
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    cli.main(args=list(argv) if argv is not None else None, prog_name="stream-build")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,102 @@
+"""The exception hierarchy and the exit codes the command line maps them to.
+
+Every error a user can cause is a :class:`StreamBuildError`; its ``exit_code`` is
+what every front-end returns. Nothing else should reach a user as a traceback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+#: Exit codes, documented in README.md ("Exit codes").
+EXIT_OK = 0
+EXIT_FAILED = 1  # a build or an install failed
+EXIT_BAD_INPUT = 2  # manifest, lock, arguments, refs, sources
+EXIT_POLICY = 3  # a stream policy denied the set
+EXIT_ENVIRONMENT = 4  # a tool is missing, or the work directory is in use
+EXIT_INTERRUPTED = 130
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where in a file something stands (1-based line and column)."""
+
+    path: str
+    line: Optional[int] = None
+    column: Optional[int] = None
+
+    def __str__(self) -> str:
+        if self.line is None:
+            return self.path
+        if self.column is None:
+            return f"{self.path}:{self.line}"
+        return f"{self.path}:{self.line}:{self.column}"
+
+
+class StreamBuildError(Exception):
+    """Base of every error stream-build reports to a user."""
+
+    exit_code = EXIT_BAD_INPUT
+
+    def __init__(self, message: str, location: Optional[Location] = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.location = location
+
+    def __str__(self) -> str:
+        if self.location is not None:
+            return f"{self.location}: {self.message}"
+        return self.message
+
+
+class InputError(StreamBuildError):
+    """Bad input: a value the user gave that cannot be used."""
+
+
+class ManifestError(InputError):
+    """The manifest is malformed or names something impossible."""
+
+
+class LockError(InputError):
+    """The lock file is missing, malformed or does not match its manifest."""
+
+
+class UnsafeValueError(InputError):
+    """A name, ref or URL that could be taken as an option or by a shell."""
+
+
+class SourceError(InputError):
+    """A source cannot be had: unreachable repository, missing ref, bad lookaside file."""
+
+
+class AnalysisError(InputError):
+    """A spec file could not be parsed."""
+
+
+class PlanError(InputError):
+    """The set cannot be ordered (a cycle the base cannot break)."""
+
+
+class BuildFailed(StreamBuildError):
+    """One or more components failed to build."""
+
+    exit_code = EXIT_FAILED
+
+
+class InstallError(StreamBuildError):
+    """Installing the stream's packages failed."""
+
+    exit_code = EXIT_FAILED
+
+
+class PolicyDenied(StreamBuildError):
+    """A stream policy rule denied the set."""
+
+    exit_code = EXIT_POLICY
+
+
+class EnvironmentProblem(StreamBuildError):
+    """The host lacks a tool, or the work directory is held by another run."""
+
+    exit_code = EXIT_ENVIRONMENT

@@ -1,0 +1,112 @@
+"""Dist-git's lookaside cache: the ``sources`` file and verified downloads."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import List, Optional
+
+from . import values
+from .errors import Location, SourceError
+
+DOWNLOAD_TIMEOUT = 120
+_NEW = re.compile(r"(?P<type>[A-Z0-9]+) \((?P<file>[^)]+)\) = (?P<hash>[0-9a-f]+)\Z")
+_OLD = re.compile(r"(?P<hash>[0-9a-f]{32}) +(?P<file>\S+)\Z")
+_LENGTHS = {"md5": 32, "sha1": 40, "sha224": 56, "sha256": 64, "sha384": 96, "sha512": 128}
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One line of a ``sources`` file: a file, its hash type and its hash."""
+
+    filename: str
+    hashtype: str
+    hash: str
+
+    def url(self, lookaside: str, package: str) -> str:
+        """Fedora's layout: ``<lookaside><name>/<file>/<hashtype>/<hash>/<file>``."""
+        return f"{lookaside}{package}/{self.filename}/{self.hashtype}/{self.hash}/{self.filename}"
+
+
+def parse_sources(text: str, path: str = "sources") -> List[SourceFile]:
+    """Parse both formats: ``SHA512 (file) = hash`` and the old ``md5hash  file``."""
+    files = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line:
+            continue
+        where = Location(path, number)
+        match = _NEW.match(line)
+        if match:
+            hashtype = match.group("type").lower()
+        else:
+            match = _OLD.match(line)
+            hashtype = "md5"
+        if not match:
+            raise SourceError(f"cannot read line {line!r}: expected 'SHA512 (file) = hash' or 'md5hash  file'", where)
+        if _LENGTHS.get(hashtype) != len(match.group("hash")):
+            raise SourceError(f"unsupported hash type or wrong hash length in {line!r}", where)
+        filename = values.check_file_name(match.group("file"), "file name", where)
+        files.append(SourceFile(filename, hashtype, match.group("hash")))
+    return files
+
+
+def file_hash(path: str, hashtype: str) -> str:
+    digest = hashlib.new(hashtype)
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def fetch(entry: SourceFile, package: str, lookaside: Optional[str], cache_dir: str, dest_dir: str) -> str:
+    """Put ``entry`` into ``dest_dir``, from the cache or the lookaside, and verify its hash."""
+    cached = os.path.join(cache_dir, entry.hashtype, entry.hash, entry.filename)
+    if not os.path.exists(cached):
+        if lookaside is None:
+            raise SourceError(f"{package}: {entry.filename} is in the lookaside cache but no lookaside URL is configured")
+        _download(entry.url(lookaside, package), entry, package, cached)
+    dest = os.path.join(dest_dir, entry.filename)
+    if os.path.lexists(dest):
+        os.unlink(dest)
+    try:
+        os.link(cached, dest)
+    except OSError:
+        shutil.copyfile(cached, dest)
+    return dest
+
+
+def _download(url: str, entry: SourceFile, package: str, cached: str) -> None:
+    values.check_url(url, "lookaside URL", schemes=("https", "http", "file"))
+    os.makedirs(os.path.dirname(cached), exist_ok=True)
+    tmp = f"{cached}.part{os.getpid()}"
+    digest = hashlib.new(entry.hashtype)
+    try:
+        with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT) as response, open(tmp, "wb") as out:
+            for block in iter(lambda: response.read(1 << 20), b""):
+                digest.update(block)
+                out.write(block)
+    except urllib.error.HTTPError as exc:
+        _remove(tmp)
+        raise SourceError(f"{package}: lookaside answered {exc.code} {exc.reason} for {url}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        _remove(tmp)
+        reason = getattr(exc, "reason", exc)
+        raise SourceError(f"{package}: cannot download {url}: {reason}") from None
+    if digest.hexdigest() != entry.hash:
+        _remove(tmp)
+        raise SourceError(
+            f"{package}: {entry.filename} from {url} has {entry.hashtype} {digest.hexdigest()}, "
+            f"but the sources file says {entry.hash}"
+        )
+    os.replace(tmp, cached)
+
+
+def _remove(path: str) -> None:
+    if os.path.exists(path):
+        os.unlink(path)

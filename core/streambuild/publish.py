@@ -1,0 +1,85 @@
+"""Publishing: the stream's repository (createrepo_c) and the separate build-only repository.
+
+Repositories are made anew from the results in a temporary directory and swapped
+into place, so a reader (DNF, a build) never sees one half-written.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from typing import Dict, Iterable, List, Sequence, Tuple
+
+from .errors import EnvironmentProblem, PolicyDenied, StreamBuildError
+from .workdir import WorkDir
+
+STREAM_REPO = "stream"
+BUILDONLY_REPO = "buildonly"
+
+
+@dataclass(frozen=True)
+class Published:
+    stream_repo: str
+    buildonly_repo: str
+    packages: Tuple[str, ...]  # file names in the stream repo
+
+
+def rpm_name(path: str) -> str:
+    """The package name of an RPM file named ``name-version-release.arch.rpm``."""
+    base = os.path.basename(path)[: -len(".rpm")]
+    return base.rsplit(".", 1)[0].rsplit("-", 2)[0]
+
+
+def check_unique_names(rpms_by_component: Dict[str, Sequence[str]]) -> None:
+    """No two components of a set may ship a binary RPM of the same name."""
+    owner: Dict[str, str] = {}
+    clashes = []
+    for component in sorted(rpms_by_component):
+        for path in rpms_by_component[component]:
+            name = rpm_name(path)
+            if name in owner and owner[name] != component:
+                clashes.append(f"{name} (from {owner[name]} and {component})")
+            owner.setdefault(name, component)
+    if clashes:
+        raise PolicyDenied("two components ship binary RPMs of the same name: " + ", ".join(clashes))
+
+
+def make_repo(directory: str, rpms: Iterable[str]) -> None:
+    """Replace ``directory`` with a repository of ``rpms``."""
+    parent = os.path.dirname(directory)
+    os.makedirs(parent, exist_ok=True)
+    new = f"{directory}.new"
+    shutil.rmtree(new, ignore_errors=True)
+    os.makedirs(new)
+    for rpm in rpms:
+        dest = os.path.join(new, os.path.basename(rpm))
+        try:
+            os.link(rpm, dest)
+        except OSError:
+            shutil.copyfile(rpm, dest)
+    try:
+        proc = subprocess.run(["createrepo_c", "--quiet", "--no-database", new], capture_output=True, text=True)
+    except FileNotFoundError:
+        raise EnvironmentProblem("createrepo_c is not installed (Debian: apt install createrepo-c)") from None
+    if proc.returncode != 0:
+        shutil.rmtree(new, ignore_errors=True)
+        raise StreamBuildError(f"createrepo_c failed: {proc.stderr.strip()[-500:]}")
+    old = f"{directory}.old"
+    shutil.rmtree(old, ignore_errors=True)
+    if os.path.exists(directory):
+        os.replace(directory, old)
+    os.replace(new, directory)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def publish(workdir: WorkDir, shipped: Dict[str, Sequence[str]], buildonly: Dict[str, Sequence[str]]) -> Published:
+    """Write the stream repo (shipped components) and the build-only repo."""
+    check_unique_names({**shipped, **buildonly})
+    stream = os.path.join(workdir.repos, STREAM_REPO)
+    only = os.path.join(workdir.repos, BUILDONLY_REPO)
+    stream_rpms: List[str] = sorted(p for paths in shipped.values() for p in paths)
+    make_repo(stream, stream_rpms)
+    make_repo(only, sorted(p for paths in buildonly.values() for p in paths))
+    return Published(stream, only, tuple(os.path.basename(p) for p in stream_rpms))

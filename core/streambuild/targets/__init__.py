@@ -1,0 +1,1 @@
+"""Install targets: where a stream's packages go (host, installroot; container in its own plugin)."""

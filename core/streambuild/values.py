@@ -1,0 +1,126 @@
+"""Checks for the values that reach git, rpm and URLs: package names, refs, macros, URLs.
+
+Values are always passed to tools as data (argument lists, never a shell), but a
+value that starts with ``-`` would still be read as an option, and one with
+control characters breaks logs and files; such values are refused here, before
+anything runs.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Optional
+from urllib.parse import urlsplit
+
+from .errors import Location, UnsafeValueError
+
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._+-]*\Z")
+_MACRO_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_FULL_COMMIT = re.compile(r"[0-9a-f]{40}\Z|[0-9a-f]{64}\Z")
+_REF_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\$`'\"<>|;&(){}!]")
+_FILE_NAME = re.compile(r"[A-Za-z0-9_+][A-Za-z0-9._+~-]*\Z")
+URL_SCHEMES = ("https", "http", "git", "ssh", "file")
+
+
+def _describe(value: str) -> str:
+    return repr(value)
+
+
+def check_name(value: str, what: str = "package name", where: Optional[Location] = None) -> str:
+    """An RPM/dist-git package name: letters, digits and ``._+-``, not starting with ``-`` or ``.``."""
+    if not isinstance(value, str) or not value:
+        raise UnsafeValueError(f"{what} must be a non-empty string", where)
+    if len(value) > 200 or not _NAME.match(value):
+        raise UnsafeValueError(
+            f"{what} {_describe(value)} is not valid: use letters, digits and '._+-', "
+            "not starting with '-' or '.', no '/', spaces or control characters",
+            where,
+        )
+    return value
+
+
+def check_ref(value: str, what: str = "ref", where: Optional[Location] = None) -> str:
+    """A git branch, tag or commit name, following git-check-ref-format plus no shell characters."""
+    if not isinstance(value, str) or not value:
+        raise UnsafeValueError(f"{what} must be a non-empty string", where)
+    problem = None
+    if value.startswith("-"):
+        problem = "starts with '-' (it would be read as an option)"
+    elif _REF_FORBIDDEN.search(value):
+        problem = "contains a space, control or shell character, or one of ~^:?*[\\"
+    elif ".." in value or "@{" in value or "//" in value:
+        problem = "contains '..', '@{' or '//'"
+    elif value.startswith("/") or value.endswith("/") or value.endswith("."):
+        problem = "starts or ends with '/', or ends with '.'"
+    elif value.endswith(".lock") or "/." in value or value.startswith(".") or value == "@":
+        problem = "has a component starting with '.' or ending with '.lock'"
+    elif len(value) > 255:
+        problem = "is longer than 255 characters"
+    if problem:
+        raise UnsafeValueError(f"{what} {_describe(value)} is not a valid git ref: it {problem}", where)
+    return value
+
+
+def is_full_commit(value: str) -> bool:
+    return bool(_FULL_COMMIT.match(value))
+
+
+def check_commit(value: str, what: str = "commit", where: Optional[Location] = None) -> str:
+    if not isinstance(value, str) or not is_full_commit(value):
+        raise UnsafeValueError(f"{what} {_describe(value)} is not a full commit id (40 or 64 hex digits)", where)
+    return value
+
+
+def check_macro_name(value: str, where: Optional[Location] = None) -> str:
+    if not isinstance(value, str) or not _MACRO_NAME.match(value):
+        raise UnsafeValueError(f"macro name {_describe(value)} is not valid: use letters, digits and '_'", where)
+    return value
+
+
+def check_macro_value(name: str, value: str, where: Optional[Location] = None) -> str:
+    if any(ch in value for ch in "\n\r\x00"):
+        raise UnsafeValueError(f"value of macro {name!r} must be one line", where)
+    return value
+
+
+def check_file_name(value: str, what: str = "file name", where: Optional[Location] = None) -> str:
+    """A plain file name (no directories), as in a dist-git ``sources`` file."""
+    if not isinstance(value, str) or not _FILE_NAME.match(value) or len(value) > 255:
+        raise UnsafeValueError(f"{what} {_describe(value)} is not a plain file name", where)
+    return value
+
+
+def check_relative_path(value: str, what: str = "path", where: Optional[Location] = None) -> str:
+    """A relative path inside a repository: no '..', not absolute, no control characters."""
+    parts = value.split("/") if isinstance(value, str) else []
+    if (
+        not parts
+        or value.startswith("/")
+        or any(p in ("", ".", "..") for p in parts)
+        or any(not _FILE_NAME.match(p) for p in parts)
+    ):
+        raise UnsafeValueError(f"{what} {_describe(value)} must be a relative path inside the repository", where)
+    return value
+
+
+def check_url(value: str, what: str = "URL", where: Optional[Location] = None, schemes: tuple = URL_SCHEMES) -> str:
+    """A repository or lookaside URL with an allowed scheme (never ``ext::`` or an option)."""
+    if not isinstance(value, str) or not value:
+        raise UnsafeValueError(f"{what} must be a non-empty string", where)
+    if value.startswith("-") or any(ord(ch) < 0x21 or ch in "\x7f`$\\" for ch in value):
+        raise UnsafeValueError(f"{what} {_describe(value)} contains spaces, control or shell characters", where)
+    parts = urlsplit(value)
+    if parts.scheme not in schemes:
+        raise UnsafeValueError(
+            f"{what} {_describe(value)} must use one of the schemes {', '.join(schemes)}", where
+        )
+    if parts.scheme != "file" and not parts.netloc:
+        raise UnsafeValueError(f"{what} {_describe(value)} has no host", where)
+    if parts.scheme == "file" and not parts.path.startswith("/"):
+        raise UnsafeValueError(f"{what} {_describe(value)} must be an absolute file:// URL", where)
+    return value
+
+
+def as_base_url(value: str) -> str:
+    """A base URL that names are appended to always ends with '/'."""
+    return value if value.endswith("/") else value + "/"

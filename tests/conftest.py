@@ -1,0 +1,109 @@
+"""Shared fixtures: the loopback forge, a way to add packages to it, and the real CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, Iterator, List, Optional, Sequence
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "examples"))
+
+import localforge  # noqa: E402
+
+
+def _have(*tools: str) -> bool:
+    return all(shutil.which(t) for t in tools)
+
+
+needs_rpm = pytest.mark.skipif(
+    not _have("rpmbuild", "rpmspec", "createrepo_c", "git"),
+    reason="needs git, rpmbuild, rpmspec and createrepo_c (scripts/setup.sh installs them)",
+)
+
+
+@pytest.fixture
+def forge(tmp_path: Path) -> Iterator[localforge.LocalForge]:
+    """The example forge (dist-git, upstream git, lookaside) served on loopback, stopped afterwards."""
+    with localforge.LocalForge(tmp_path / "forge") as served:
+        yield served
+
+
+def spec(name: str, version: str = "1.0", buildrequires: Sequence[str] = (), requires: Sequence[str] = (),
+         build: str = "", subpackages: Sequence[str] = (), provides: Sequence[str] = ()) -> str:
+    """A tiny noarch spec that builds in well under a second."""
+    lines = [f"Name: {name}", f"Version: {version}", "Release: 1%{?dist}", f"Summary: {name} for tests",
+             "License: MIT", "BuildArch: noarch"]
+    lines += [f"BuildRequires: {br}" for br in buildrequires]
+    lines += [f"Requires: {r}" for r in requires]
+    lines += [f"Provides: {p}" for p in provides]
+    lines += ["%description", f"{name} for tests."]
+    for sub in subpackages:
+        lines += [f"%package {sub}", f"Summary: {name}-{sub}", f"%description {sub}", f"{name}-{sub}."]
+    lines += ["%build", build or ":", "%install", f"mkdir -p %{{buildroot}}/usr/share/{name}",
+              f"echo {name}-%{{version}} > %{{buildroot}}/usr/share/{name}/VERSION", "%files", f"/usr/share/{name}"]
+    for sub in subpackages:
+        lines += [f"%files {sub}"]
+    lines += ["%changelog", "* Mon Jun 03 2024 Tests <tests@example.invalid> - 1.0-1", "- test package", ""]
+    return "\n".join(lines)
+
+
+def add_package(forge: localforge.LocalForge, name: str, branch: str, files: Dict[str, str],
+                namespace: str = "rpms") -> str:
+    """Create (or extend) a bare repository on the forge with one commit holding ``files``; return it."""
+    bare = forge.layout.repo(name, namespace)
+    if not bare.exists():
+        bare.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["git", "init", "-q", "--bare", str(bare)], check=True)
+    with tempfile.TemporaryDirectory() as work:
+        env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.invalid",
+                   GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@example.invalid")
+        run = lambda *a: subprocess.run(["git", *a], cwd=work, env=env, check=True, capture_output=True)  # noqa: E731
+        run("init", "-q")
+        for path, text in files.items():
+            Path(work, path).parent.mkdir(parents=True, exist_ok=True)
+            Path(work, path).write_text(text)
+        run("add", "-A")
+        run("commit", "-q", "-m", f"{name} on {branch}")
+        run("push", "-q", "--force", str(bare), f"HEAD:refs/heads/{branch}")
+        return run("rev-parse", "HEAD").stdout.decode().strip()
+
+
+def manifest(path: Path, forge: localforge.LocalForge, packages: Sequence[str], extra: str = "",
+             upstream: Sequence[str] = ()) -> Path:
+    """Write a manifest building dist-git ``packages`` (``name:ref`` or YAML flow maps) from the forge."""
+    text = f"base: fedora-44-x86_64\nbuild:\n- type: dist-git\n  url: {forge.distgit_url}\n"
+    text += f"  lookaside: {forge.lookaside_url}\n  packages:\n" + "".join(f"  - {p}\n" for p in packages)
+    if upstream:
+        text += f"- type: git\n  url: {forge.upstream_url}\n  packages:\n" + "".join(f"  - {p}\n" for p in upstream)
+    path.write_text(text + extra)
+    return path
+
+
+@dataclass
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+
+    def events(self) -> List[dict]:
+        return [json.loads(line) for line in self.stdout.splitlines() if line.startswith("{")]
+
+    def states(self, component: str) -> List[str]:
+        return [e["state"] for e in self.events() if e.get("event") == "component" and e["component"] == component]
+
+
+def cli(*args: str, cwd: Optional[Path] = None, timeout: float = 300) -> Result:
+    """Run the real ``stream-build`` command in a subprocess."""
+    proc = subprocess.run([sys.executable, "-m", "streambuild.cli", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return Result(proc.returncode, proc.stdout, proc.stderr)
