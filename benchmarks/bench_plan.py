@@ -66,8 +66,11 @@ def main(argv: Sequence[str] = ()) -> int:
     t_graph, _ = timed(lambda: build_graph(facts, base.__contains__), args.repeat, before=clear_caches)
     t_dag, _ = timed(graph.to_dag, args.repeat)
 
-    print(f"components: {len(graph)}, edges: {graph.edge_count}, "
-          f"cycles: {len(graph.sccs())}, soft edges broken: {len(dag.broken)}")
+    sccs = graph.sccs()
+    lean = graph.to_dag(restore_soft=True)
+    print(f"components: {len(graph)}, edges: {graph.edge_count}, cycles: {len(sccs)} "
+          f"(largest {max(map(len, sccs))}, {sum(map(len, sccs))} components in cycles)")
+    print(f"soft edges broken: {len(dag.broken)} (with restore_soft: {len(lean.broken)})")
     print(f"plan/json-load ratio: {t_cold / t_json:.2f}")
     print(f"replan/cold ratio: {t_replan / t_cold:.2f}")
     print(f"  (of the cold plan: build_graph {t_graph / t_cold:.2f}, to_dag {t_dag / t_cold:.2f})")

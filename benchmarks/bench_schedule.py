@@ -9,7 +9,7 @@ lognormal build times (seeded), for W = 2, 8 and 32 workers it prints
   scheduling (> 1 means list scheduling is ahead).
 
 Every number is a ratio of two quantities computed in the same run; nothing is timed.
-Run: ``python3 benchmarks/bench_schedule.py [--seeds N]``.
+Run: ``python3 benchmarks/bench_schedule.py [--seeds N] [--sigma S]``.
 """
 
 from __future__ import annotations
@@ -85,14 +85,16 @@ def induced(deps: Mapping[str, Sequence[str]], subset: Sequence[str]) -> Dict[st
     return {n: tuple(d for d in deps[n] if d in keep) for n in subset}
 
 
-def durations_for(nodes: Sequence[str], rng: random.Random) -> Dict[str, float]:
-    """Lognormal build times: median 5 minutes, a heavy tail of builds taking hours."""
-    return {n: rng.lognormvariate(math.log(5.0), 1.2) for n in nodes}
+def durations_for(nodes: Sequence[str], rng: random.Random, sigma: float) -> Dict[str, float]:
+    """Lognormal build times: median 5 (minutes, say); sigma 1.2 gives a heavy tail of builds
+    taking hours, as in a distribution."""
+    return {n: rng.lognormvariate(math.log(5.0), sigma) for n in nodes}
 
 
 def main(argv: Sequence[str] = ()) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3, help="subgraphs per size and kind (default 3)")
+    parser.add_argument("--sigma", type=float, default=1.2, help="lognormal sigma of build times (default 1.2)")
     args = parser.parse_args(list(argv))
 
     facts = _fedora.to_facts(_fedora.read_rows(_fedora.data_path()))
@@ -115,7 +117,7 @@ def main(argv: Sequence[str] = ()) -> int:
                 else:
                     subset = connected_subset(dag, dependents, size, rng)
                 sub = induced(dag, subset)
-                durations = durations_for(subset, rng)
+                durations = durations_for(subset, rng, args.sigma)
                 edges = sum(len(v) for v in sub.values())
                 for workers in WORKERS:
                     listed = simulate_list(sub, durations, workers)

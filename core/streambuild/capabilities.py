@@ -216,7 +216,7 @@ def parse_dependency(dep: str) -> Optional[Dependency]:
     text = dep.strip()
     if not text:
         return None
-    if text[0] != "(":
+    if text[0] != "(" and text.count("(") == text.count(")"):
         words = text.split(None, 2)
         name, op, version = _split_simple(words[0])
         if op is None and len(words) >= 2 and _is_comparison(words[1]):

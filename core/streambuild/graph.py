@@ -147,14 +147,29 @@ def _strongly_connected(
     return result
 
 
-def _shortest_cycle(members: Sequence[str], successors: Callable[[str], Iterable[str]]) -> List[str]:
+#: Edge visits the search for a shortest cycle may spend across all its BFS runs (after the
+#: first, which always completes). Finding the shortest cycle of a directed graph exactly costs
+#: O(V * E); this keeps the report of a huge SCC (e.g. a 20,000-package ring) fast.
+_CYCLE_SEARCH_BUDGET = 500_000
+
+
+def _shortest_cycle(
+    members: Sequence[str],
+    successors: Callable[[str], Iterable[str]],
+    budget: int = _CYCLE_SEARCH_BUDGET,
+) -> List[str]:
     """A shortest cycle among ``members`` (which must contain one), by BFS from each member.
 
     Returned as ``[v0, v1, ..., vk]`` where each needs the next and ``vk`` needs ``v0``.
-    The search from each start stops as soon as it cannot beat the best cycle so far.
+    The search from each start stops as soon as it cannot beat the best cycle so far, and the
+    whole search stops once ``budget`` edge visits are spent: the cycle is then the shortest
+    found so far (exact for every SCC of realistic size, where 2-cycles show up at once).
     """
     best: Optional[List[str]] = None
+    spent = 0
     for start in members:
+        if best is not None and spent >= budget:
+            break
         if start in successors(start):
             return [start]
         parent: Dict[str, str] = {start: start}
@@ -168,6 +183,7 @@ def _shortest_cycle(members: Sequence[str], successors: Callable[[str], Iterable
             following: List[str] = []
             for u in frontier:
                 for w in successors(u):
+                    spent += 1
                     if w == start:
                         closing = u
                         break

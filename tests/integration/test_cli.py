@@ -1,0 +1,64 @@
+"""The command line's contract: exit codes, messages on stderr, no tracebacks, nothing left behind."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import cli
+
+pytestmark = pytest.mark.integration
+
+GOOD = "base: fedora-44-x86_64\nbuild:\n- type: git\n  url: file:///nonexistent/\n  packages: [a:main]\n"
+
+
+def test_validate(tmp_path):
+    (tmp_path / "s.yaml").write_text(GOOD)
+    out = cli("validate", "s.yaml", "--json", cwd=tmp_path)
+    assert out.code == 0 and json.loads(out.stdout)["components"] == ["a"]
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("base: [\n", "s.yaml:2:1: not valid YAML"),
+        (GOOD.replace("[a:main]", "['a:--upload-pack=touch /tmp/x']"), "starts with '-'"),
+        (GOOD.replace("[a:main]", "['a:$(id)']"), "shell character"),
+        (GOOD.replace("[a:main]", "['a/b:main']"), "package name 'a/b' is not valid"),
+        (GOOD.replace("[a:main]", "[{name: \"a\\nb\", ref: main}]"), "package name 'a\\nb' is not valid"),
+        (GOOD.replace("[a:main]", "['../../etc:main']"), "package name '../../etc'"),
+        (GOOD + "surprise: 1\n", "unknown key 'surprise'"),
+    ],
+)
+@pytest.mark.parametrize("command", ["validate", "lock", "plan", "build", "run", "install"])
+def test_bad_manifests_exit_2_and_create_nothing(tmp_path, text, words, command):
+    (tmp_path / "s.yaml").write_text(text)
+    out = cli(command, "s.yaml", cwd=tmp_path)
+    assert out.code == 2
+    assert out.stderr.startswith("stream-build: error: ") and words in out.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["s.yaml"]
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["frobnicate"], "No such command"),
+        (["build", "--jobs", "0"], "Invalid value"),
+        (["build", "--no-such-option"], "No such option"),
+        (["plan", "--json", "--dot"], "cannot be used together"),
+        (["validate", "missing.yaml"], "manifest not found"),
+    ],
+)
+def test_bad_arguments_exit_2(tmp_path, args, words):
+    (tmp_path / "s.yaml").write_text(GOOD)
+    if args[0] == "plan":
+        args = args + ["s.yaml"]
+    out = cli(*args, cwd=tmp_path)
+    assert out.code == 2 and words in out.stderr
+
+
+def test_status_without_runs(tmp_path):
+    (tmp_path / "s.yaml").write_text(GOOD)
+    out = cli("status", "s.yaml", cwd=tmp_path)
+    assert out.code == 2 and "no run recorded" in out.stderr
