@@ -18,6 +18,7 @@ BUILTIN_PLUGINS = (
     "streambuild.backends.local",
     "streambuild.backends.mock",
     "streambuild.targets.installroot",
+    "streambuild.rules",
 )
 
 ENTRY_POINT_GROUP = "streambuild"
