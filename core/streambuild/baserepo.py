@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import hashlib
 import lzma
+import os
 import urllib.error
 import urllib.request
 import xml.etree.ElementTree as ET
-from typing import FrozenSet, Iterable, Set
+from typing import FrozenSet, Iterable, Optional, Set
 
 from . import values
 from .capabilities import provide_name
 from .errors import SourceError
+from .workdir import atomic_write
 
 _REPO = "{http://linux.duke.edu/metadata/repo}"
 _COMMON = "{http://linux.duke.edu/metadata/common}"
@@ -46,11 +49,27 @@ def _decompress(data: bytes, href: str) -> bytes:
     raise SourceError(f"unsupported metadata compression: {href} (gz, xz, bz2 or none)")
 
 
-def repo_capabilities(url: str) -> Set[str]:
-    """Package names, provide names and listed files of every package in one repository."""
+def repo_capabilities(url: str, cache_dir: Optional[str] = None) -> Set[str]:
+    """Package names, provide names and listed files of every package in one repository.
+
+    With ``cache_dir``, the answer is kept under the digest of the repository's
+    ``repomd.xml``, so an unchanged repository is read once.
+    """
     base = values.as_base_url(values.check_url(url, "base repository URL", schemes=("https", "http", "file")))
+    repomd_bytes = _get(base + "repodata/repomd.xml")
+    cached = os.path.join(cache_dir, hashlib.sha256(repomd_bytes).hexdigest() + ".txt") if cache_dir else None
+    if cached and os.path.exists(cached):
+        with open(cached, encoding="utf-8") as handle:
+            return set(handle.read().splitlines())
+    caps = _read_primary(base, repomd_bytes)
+    if cached:
+        atomic_write(cached, "\n".join(sorted(caps)).encode())
+    return caps
+
+
+def _read_primary(base: str, repomd_bytes: bytes) -> Set[str]:
     try:
-        repomd = ET.fromstring(_get(base + "repodata/repomd.xml"))
+        repomd = ET.fromstring(repomd_bytes)
     except ET.ParseError as exc:
         raise SourceError(f"{base}repodata/repomd.xml is not valid XML: {exc}") from None
     href = None
@@ -87,10 +106,10 @@ class BaseProvides:
         self.capabilities: FrozenSet[str] = frozenset(capabilities)
 
     @classmethod
-    def from_repos(cls, urls: Iterable[str]) -> "BaseProvides":
+    def from_repos(cls, urls: Iterable[str], cache_dir: Optional[str] = None) -> "BaseProvides":
         caps: Set[str] = set()
         for url in urls:
-            caps |= repo_capabilities(url)
+            caps |= repo_capabilities(url, cache_dir)
         return cls(caps)
 
     def __call__(self, capability: str) -> bool:

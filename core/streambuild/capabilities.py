@@ -135,12 +135,6 @@ class _Parser:
     def _peek(self) -> Optional[_Token]:
         return self.tokens[self.pos] if self.pos < len(self.tokens) else None
 
-    def _take(self) -> Optional[_Token]:
-        tok = self._peek()
-        if tok is not None:
-            self.pos += 1
-        return tok
-
     def operand(self) -> Optional[Dependency]:
         tok = self._peek()
         if tok is None:
@@ -149,7 +143,8 @@ class _Parser:
         if kind == _OPEN:
             self.pos += 1
             inner = self.expression()
-            if self._peek() is not None and self._peek()[0] == _CLOSE:  # type: ignore[index]
+            close = self._peek()
+            if close is not None and close[0] == _CLOSE:
                 self.pos += 1
             return inner
         if kind == _CLOSE:

@@ -120,7 +120,7 @@ def make_plan(
     """Order ``analyses`` (in manifest order) into a plan; raise PlanError for a cycle the base cannot break."""
     names: Sequence[str] = list(analyses)
     dep_graph = graph.build_graph((analyses[n].facts for n in names), base_provides)
-    dag = dep_graph.to_dag()
+    dag = dep_graph.to_dag(restore_soft=True)
     deps = {n: tuple(sorted(dag.dependencies.get(n, ()))) for n in names}
     batches = scheduler.topological_batches(deps)
     path, _length = scheduler.critical_path(deps, durations)

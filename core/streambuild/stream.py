@@ -113,7 +113,7 @@ class Stream:
             analyses,
             {c.name: c.commit for c in lock.components},
             {c.name: c.buildonly for c in self.manifest.components},
-            BaseProvides.from_repos(self.manifest.base_repos) if self.manifest.base_repos else (lambda cap: False),
+            BaseProvides.from_repos(self.manifest.base_repos, self.workdir.path("base-repos")) if self.manifest.base_repos else (lambda cap: False),
             {c.name: store.last_duration(c.name) or 1.0 for c in self.manifest.components},
         )
         return Planned(lock, plan, sources, macros)
