@@ -140,7 +140,7 @@ def _summary(report: Any, json_output: bool) -> None:
         click.echo(json.dumps({"event": "summary", "components": [r.to_json() for r in report.results.values()]}))
         return
     for result in report.results.values():
-        line = f"  {result.name:30} {result.state:12}"
+        line = f"  {result.name:30} {'unchanged' if result.state == 'cached' else result.state:12}"
         if result.state in ("failed",):
             line += f" log: {result.log}"
         elif result.message and result.state not in ("done", "cached"):
@@ -207,7 +207,10 @@ def _install(stream: Stream, packages: Sequence[str], installroot: Optional[str]
         click.echo(json.dumps({"event": "install-summary", "target": target, "installroot": root, "installed": installed}))
     else:
         where = f"into {root}" if root else "on this host"
-        click.echo(f"installed {len(installed)} packages {where}:")
+        if not installed:
+            click.echo(f"nothing to install: {', '.join(packages)} already installed {where}")
+        else:
+            click.echo(f"installed {len(installed)} packages {where}:")
         for item in installed:
             click.echo(f"  {item}")
 
