@@ -127,6 +127,7 @@ class Stream:
         keep_going: bool = False,
         resume: bool = False,
     ) -> Tuple[BuildReport, Optional[Published]]:
+        last = None
         if resume:
             last = journal_mod.last_run(self.workdir.journal)
             if last is None or not last.interrupted:
@@ -134,6 +135,8 @@ class Stream:
             mode = "locked"
         backend_obj = self.plugins.registry.backend(backend)()
         planned = self.plan(mode)
+        if resume and last is not None and last.start.get("lock") not in (None, planned.lock.to_json()):
+            raise LockError(f"--resume: {self.lock_path} changed since the interrupted run; build without --resume")
         self.journal.start_run(
             command="build", manifest=self.manifest.path, backend=backend, resume=resume,
             lock=planned.lock.to_json(), jobs=self.jobs,
