@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
 from . import gitops, values
-from .errors import LockError, Location, SourceError
+from .errors import LockError, Location, SourceError, UnsafeValueError
 from .manifest import Component, Manifest
 from .workdir import write_json
 
@@ -98,20 +98,23 @@ def _locked_component(raw: Any, key: str, where: Location) -> LockedComponent:
     unknown = set(raw) - set(fields) - {"spec_source"}
     if unknown:
         raise LockError(f"{key}: unknown keys {', '.join(sorted(unknown))}", where)
+    spec_source = raw.get("spec_source")
+    if spec_source is not None and (
+        not isinstance(spec_source, dict) or any(not isinstance(spec_source.get(f), str) for f in ("url", "ref", "commit"))
+    ):
+        raise LockError(f"{key}.spec_source: needs string fields url, ref and commit", where)
     try:
         values.check_name(raw["name"])
         values.check_url(raw["url"])
         values.check_ref(raw["ref"])
         values.check_commit(raw["commit"], f"commit of {raw['name']}")
-        spec_source = None
-        if "spec_source" in raw:
-            ss = raw["spec_source"]
-            if not isinstance(ss, dict) or any(not isinstance(ss.get(f), str) for f in ("url", "ref", "commit")):
-                raise LockError(f"{key}.spec_source: needs url, ref and commit", where)
-            spec_source = SpecSource(values.check_url(ss["url"]), values.check_ref(ss["ref"]), values.check_commit(ss["commit"]))
-    except LockError:
-        raise
-    except values.UnsafeValueError as exc:
+        if spec_source is not None:
+            spec_source = SpecSource(
+                values.check_url(spec_source["url"]),
+                values.check_ref(spec_source["ref"]),
+                values.check_commit(spec_source["commit"], f"spec_source commit of {raw['name']}"),
+            )
+    except UnsafeValueError as exc:
         raise LockError(f"{key}: {exc.message}", where) from None
     if raw["type"] not in ("dist-git", "git"):
         raise LockError(f"{key}: type must be 'dist-git' or 'git'", where)

@@ -143,7 +143,7 @@ def parse_manifest(text: str, path: str = "<manifest>") -> Manifest:
         name = values.check_name(data["name"], "stream name", doc.where(("name",)))
     else:
         stem = os.path.splitext(os.path.basename(path))[0]
-        name = stem if values._NAME.match(stem) else "stream"
+        name = stem if values.is_name(stem) else "stream"
     base_repos = tuple(
         values.check_url(url, "base_repos entry", doc.where(("base_repos", i)), ("https", "http", "file"))
         for i, url in enumerate(data.get("base_repos", []))
@@ -188,7 +188,7 @@ def _component(
         if git_only in item and source_type != "git":
             raise ManifestError(f"{git_only!r} only applies to git sources", doc.where_key(key + (git_only,)))
     version = item.get("version")
-    if version is not None and not values._NAME.match(version):
+    if version is not None and not values.is_name(version):
         raise ManifestError(f"version {version!r} of {name} is not a valid rpm version", doc.where(key + ("version",)))
     return Component(
         name=name,

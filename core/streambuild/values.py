@@ -22,6 +22,11 @@ _FILE_NAME = re.compile(r"[A-Za-z0-9_+][A-Za-z0-9._+~-]*\Z")
 URL_SCHEMES = ("https", "http", "git", "ssh", "file")
 
 
+def is_name(value: str) -> bool:
+    """Whether ``value`` is a valid package name (see :func:`check_name`)."""
+    return isinstance(value, str) and len(value) <= 200 and bool(_NAME.match(value))
+
+
 def _describe(value: str) -> str:
     return repr(value)
 
@@ -30,7 +35,7 @@ def check_name(value: str, what: str = "package name", where: Optional[Location]
     """An RPM/dist-git package name: letters, digits and ``._+-``, not starting with ``-`` or ``.``."""
     if not isinstance(value, str) or not value:
         raise UnsafeValueError(f"{what} must be a non-empty string", where)
-    if len(value) > 200 or not _NAME.match(value):
+    if not is_name(value):
         raise UnsafeValueError(
             f"{what} {_describe(value)} is not valid: use letters, digits and '._+-', "
             "not starting with '-' or '.', no '/', spaces or control characters",
