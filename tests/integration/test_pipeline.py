@@ -225,28 +225,31 @@ def test_jobs_build_independent_components_side_by_side(forge, tmp_path):
 
 def test_resume_after_an_interrupt_rebuilds_nothing_that_finished(forge, tmp_path):
     add_package(forge, "quick", "main", {"quick.spec": spec("quick")})
-    add_package(forge, "slow", "main", {"slow.spec": spec("slow", buildrequires=["quick"], build="sleep 30")})
+    add_package(forge, "slow", "main", {"slow.spec": spec("slow", buildrequires=["quick"], build="sleep 8")})
     m = manifest(tmp_path / "s.yaml", forge, ["quick:main", "slow:main"])
     proc = subprocess.Popen([sys.executable, "-m", "streambuild.cli", "build", str(m), "--json"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    seen = []
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     for line in proc.stdout:  # type: ignore[union-attr]
-        seen.append(json.loads(line))
-        if seen[-1].get("component") == "slow" and seen[-1].get("state") == "building":
+        event = json.loads(line)
+        if event.get("component") == "slow" and event.get("state") == "building":
             break
-    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole process group, as on a terminal
+    started = time.monotonic()
+    proc.send_signal(signal.SIGINT)  # to stream-build only: it must stop the rpmbuild it started itself
     _, err = proc.communicate(timeout=60)
+    assert time.monotonic() - started < 7, f"the build under way was not stopped: {err}"
     assert proc.returncode == 130 and "--resume" in err and "Traceback" not in err
     status = cli("status", str(m))
     assert "interrupted" in status.stdout
+    assert not list((tmp_path / ".stream-build" / "results").glob("slow/*"))  # nothing half-stored
 
     add_package(forge, "slow", "main", {"slow.spec": spec("slow", buildrequires=["quick"])})  # moves the branch
     resumed = cli("build", str(m), "--resume", "--json")
     assert resumed.code == 0, resumed.stderr
     assert resumed.states("quick")[-1] == "cached"
     assert resumed.states("slow")[-1] == "done"
-    # --resume builds the locked commit: the slow one, not the new head of the branch
-    assert "sleep 30" in (tmp_path / ".stream-build" / "results").joinpath().glob("slow/*/build.log").__next__().read_text()
+    # --resume builds the locked commit (the slow spec), not the new head of the branch
+    log = next((tmp_path / ".stream-build" / "results").glob("slow/*/build.log"))
+    assert "sleep 8" in log.read_text()
 
 
 def test_a_second_run_on_the_same_workdir_is_refused(forge, tmp_path):

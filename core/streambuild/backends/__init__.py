@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
-from dataclasses import dataclass
+import threading
+import time
+from dataclasses import dataclass, field
 from typing import IO, List, Optional, Protocol, Sequence, Tuple
 
 from ..base import Base
@@ -24,6 +27,7 @@ class BuildJob:
     output_dir: str  # where the RPMs and the SRPM must end up
     log_path: str
     base: Base
+    cancel: Optional[threading.Event] = field(default=None, compare=False)  # set on Ctrl-C: stop now
 
 
 @dataclass(frozen=True)
@@ -41,19 +45,59 @@ class Backend(Protocol):
         """Build ``job``; never raise for a failed build, return ``ok=False`` with a message."""
 
 
-def run_logged(cmd: Sequence[str], log: IO[str], cwd: Optional[str] = None, timeout: Optional[float] = None) -> int:
-    """Run a command with its output appended to an open log; return its exit code."""
+def run_logged(
+    cmd: Sequence[str],
+    log: IO[str],
+    cwd: Optional[str] = None,
+    timeout: Optional[float] = None,
+    cancel: Optional[threading.Event] = None,
+) -> int:
+    """Run a command with its output appended to an open log; return its exit code.
+
+    When ``cancel`` is set (the run was interrupted) the command is not started, or is
+    terminated, and 130 is returned.
+    """
     log.write("$ " + " ".join(cmd) + "\n")
     log.flush()
+    if cancel is not None and cancel.is_set():
+        log.write("[stream-build] interrupted before start\n")
+        return 130
     try:
-        proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=cwd, timeout=timeout)
+        # its own process group, so that stopping it stops everything it started (rpmbuild's %build shell)
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=cwd, start_new_session=True)
     except FileNotFoundError:
         raise EnvironmentProblem(f"{cmd[0]} is not installed") from None
-    except subprocess.TimeoutExpired:
-        log.write(f"\n[stream-build] timed out after {timeout} s\n")
-        return 124
-    log.flush()
-    return proc.returncode
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        try:
+            code = proc.wait(timeout=0.2)
+            log.flush()
+            return code
+        except subprocess.TimeoutExpired:
+            pass
+        if cancel is not None and cancel.is_set():
+            _stop(proc)
+            log.write("\n[stream-build] interrupted\n")
+            return 130
+        if deadline is not None and time.monotonic() > deadline:
+            _stop(proc)
+            log.write(f"\n[stream-build] timed out after {timeout} s\n")
+            return 124
+
+
+def _stop(proc: "subprocess.Popen[bytes]") -> None:
+    """Terminate a command's whole process group; kill it if it does not go within 5 s."""
+    for sig, grace in ((signal.SIGTERM, 5.0), (signal.SIGKILL, None)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            proc.wait(timeout=grace)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    proc.wait()
 
 
 def collect(directory: str, suffix: str) -> List[str]:

@@ -27,13 +27,14 @@ class LocalBackend:
             os.makedirs(os.path.join(top, sub), exist_ok=True)
         os.makedirs(dbpath, exist_ok=True)
         with open(job.log_path, "a", encoding="utf-8") as log:
-            if run_logged(["rpm", "--dbpath", dbpath, "--initdb"], log) != 0:
+            if run_logged(["rpm", "--dbpath", dbpath, "--initdb"], log, cancel=job.cancel) != 0:
                 return BuildOutcome(False, message="cannot create the build's rpm database")
             if job.dependency_rpms:
                 code = run_logged(
                     ["rpm", "--dbpath", dbpath, "-i", "--justdb", "--nodeps", "--noscripts", "--notriggers",
                      "--ignorearch", "--ignoreos", "--ignoresize", "--", *job.dependency_rpms],
                     log,
+                    cancel=job.cancel,
                 )
                 if code != 0:
                     return BuildOutcome(False, message="cannot record the dependencies' RPMs in the build's rpm database")
@@ -44,7 +45,8 @@ class LocalBackend:
                 *job.macros,
             )
             code = run_logged(
-                ["rpmbuild", *define_args(macros), "--dbpath", dbpath, "-ba", "--", job.spec_path], log, cwd=job.source_dir
+                ["rpmbuild", *define_args(macros), "--dbpath", dbpath, "-ba", "--", job.spec_path], log, cwd=job.source_dir,
+                cancel=job.cancel,
             )
         if code != 0:
             return BuildOutcome(False, message=f"rpmbuild exited with {code}")

@@ -31,16 +31,16 @@ class MockBackend:
         os.makedirs(deps_repo, exist_ok=True)
         with open(job.log_path, "a", encoding="utf-8") as log:
             macros = (("_topdir", top), ("_sourcedir", job.source_dir), ("_specdir", job.source_dir), *job.macros)
-            if run_logged(["rpmbuild", *define_args(macros), "-bs", "--", job.spec_path], log) != 0:
+            if run_logged(["rpmbuild", *define_args(macros), "-bs", "--", job.spec_path], log, cancel=job.cancel) != 0:
                 return BuildOutcome(False, message="rpmbuild -bs failed")
             srpms = collect(os.path.join(top, "SRPMS"), ".src.rpm")
             for rpm in job.dependency_rpms:
                 shutil.copy(rpm, deps_repo)
-            if run_logged(["createrepo_c", "--quiet", deps_repo], log) != 0:
+            if run_logged(["createrepo_c", "--quiet", deps_repo], log, cancel=job.cancel) != 0:
                 return BuildOutcome(False, message="createrepo_c failed for the dependencies' repository")
             cmd = ["mock", "-r", job.base.name, "--resultdir", result, f"--addrepo=file://{deps_repo}"]
             cmd += define_args(job.macros) + ["--rebuild", "--", srpms[0]]
-            code = run_logged(cmd, log)
+            code = run_logged(cmd, log, cancel=job.cancel)
         if code != 0:
             return BuildOutcome(False, message=f"mock exited with {code}")
         os.makedirs(job.output_dir, exist_ok=True)
