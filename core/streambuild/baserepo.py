@@ -67,7 +67,19 @@ def repo_capabilities(url: str, cache_dir: Optional[str] = None) -> Set[str]:
     return caps
 
 
-def _read_primary(base: str, repomd_bytes: bytes) -> Set[str]:
+def package_names(url: str) -> Set[str]:
+    """The binary package names in one repository (the base-collision policy compares names, not provides)."""
+    base = values.as_base_url(values.check_url(url, "base repository URL", schemes=("https", "http", "file")))
+    names: Set[str] = set()
+    for package in _primary_root(base, _get(base + "repodata/repomd.xml")).findall(f"{_COMMON}package"):
+        name = package.find(f"{_COMMON}name")
+        if name is not None and name.text:
+            names.add(name.text)
+    return names
+
+
+def _primary_root(base: str, repomd_bytes: bytes) -> ET.Element:
+    """The parsed primary metadata named by ``repomd.xml``."""
     try:
         repomd = ET.fromstring(repomd_bytes)
     except ET.ParseError as exc:
@@ -79,12 +91,15 @@ def _read_primary(base: str, repomd_bytes: bytes) -> Set[str]:
             href = location.get("href") if location is not None else None
     if not href:
         raise SourceError(f"{base}repodata/repomd.xml names no primary metadata")
-    caps: Set[str] = set()
     try:
-        root = ET.fromstring(_decompress(_get(base + href), href))
+        return ET.fromstring(_decompress(_get(base + href), href))
     except (ET.ParseError, OSError, lzma.LZMAError) as exc:
         raise SourceError(f"cannot read {base}{href}: {exc}") from None
-    for package in root.findall(f"{_COMMON}package"):
+
+
+def _read_primary(base: str, repomd_bytes: bytes) -> Set[str]:
+    caps: Set[str] = set()
+    for package in _primary_root(base, repomd_bytes).findall(f"{_COMMON}package"):
         name = package.find(f"{_COMMON}name")
         if name is not None and name.text:
             caps.add(name.text)

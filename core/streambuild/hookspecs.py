@@ -26,8 +26,9 @@ def streambuild_register(registry: "Registry") -> None:
     """Register build backends, install targets and policy rules.
 
     Called once when the plugin manager is built. Implementations call
-    ``registry.add_backend(name, factory)``, ``registry.add_install_target(name, factory)``
-    or ``registry.add_policy_rule(rule)``; a name registered twice is an error.
+    ``registry.add_backend(name, factory)``, ``registry.add_install_target(name, factory)``,
+    ``registry.add_policy_rule(rule)`` or ``registry.add_forge(kind, factory)`` (forge types
+    for branch requests); a name registered twice is an error.
 
     :param registry: the registry of this run's choices.
     """

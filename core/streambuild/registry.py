@@ -1,4 +1,4 @@
-"""The registry plugins fill: build backends, install targets and policy rules, by name."""
+"""The registry plugins fill: build backends, install targets, policy rules and forge types, by name."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ class Registry:
         self.backends: Dict[str, Callable[..., Any]] = {}
         self.install_targets: Dict[str, Callable[..., Any]] = {}
         self.policy_rules: List[Any] = []
+        self.forges: Dict[str, Callable[..., Any]] = {}
 
     @staticmethod
     def _add(table: Dict[str, Callable[..., Any]], kind: str, name: str, factory: Callable[..., Any]) -> None:
@@ -30,6 +31,10 @@ class Registry:
     def add_policy_rule(self, rule: Any) -> None:
         self.policy_rules.append(rule)
 
+    def add_forge(self, kind: str, factory: Callable[..., Any]) -> None:
+        """A forge type for branch requests (see :mod:`streambuild.forges`): ``factory(settings, http)``."""
+        self._add(self.forges, "forge type", kind, factory)
+
     @staticmethod
     def _get(table: Dict[str, Callable[..., Any]], kind: str, name: str) -> Callable[..., Any]:
         try:
@@ -42,3 +47,6 @@ class Registry:
 
     def install_target(self, name: str) -> Callable[..., Any]:
         return self._get(self.install_targets, "install target", name)
+
+    def forge(self, kind: str) -> Callable[..., Any]:
+        return self._get(self.forges, "forge type", kind)

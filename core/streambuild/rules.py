@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Dict, Iterable, List
 
 from .plugins import hookimpl
-from .policy import ALLOW, DENY, SET, WARN, Finding, PolicyInput
+from .policy import ALLOW, DENY, SET, WARN, Finding, PolicyComponent, PolicyInput
 
 FEDORA_BRANCH = re.compile(r"(f[0-9]+|rawhide|epel[0-9]+(-next)?|el[0-9]+|eln|main|master)\Z")
 
@@ -22,8 +22,10 @@ class CommitRightsRule:
             if comp.source_type != "dist-git":
                 continue
             if data.user is None or data.commit_rights is None:
-                yield Finding(comp.name, self.name, WARN, "commit rights were not checked (no user or no ACL source)",
-                              "configure an ACL source, or run the check with --user")
+                missing = "no user" if data.user is None else "no ACL source"
+                yield Finding(comp.name, self.name, WARN, f"commit rights were not checked ({missing})",
+                              "name the submitter (--user, or 'user' in forges.toml) and an ACL source "
+                              "(--acl-file, or [acl] in forges.toml)")
                 continue
             allowed = data.commit_rights(data.user, comp)
             if allowed is None:
@@ -57,20 +59,30 @@ class ReleaseSeriesBranchRule:
     description: str = "dist-git branches of a stream follow upstream release series (release-X.Y), not Fedora releases"
 
     def check(self, data: PolicyInput) -> Iterable[Finding]:
-        pattern = re.compile(data.series_pattern + r"\Z")
+        pattern = re.compile(f"(?:{data.series_pattern})\\Z")
         for comp in data.components:
             if comp.source_type != "dist-git":
                 continue
             branch = comp.resolved[len("refs/heads/"):] if comp.resolved.startswith("refs/heads/") else None
             if branch is None:
-                yield Finding(comp.name, self.name, WARN, f"{comp.ref} is not a branch; the commit's branch decides",
-                              "name a release-series branch in the manifest")
+                yield self._not_a_branch(comp, pattern, data.series_pattern)
             elif pattern.match(branch):
                 yield Finding(comp.name, self.name, ALLOW, f"{branch} is a release-series branch")
             else:
                 kind = "a Fedora release branch" if FEDORA_BRANCH.match(branch) else "not a release-series name"
                 yield Finding(comp.name, self.name, DENY, f"branch {branch} is {kind}",
                               f"request a branch matching {data.series_pattern!r} (stream-build branch request)")
+
+    def _not_a_branch(self, comp: PolicyComponent, pattern: "re.Pattern[str]", wanted: str) -> Finding:
+        """A tag or commit: the release-series branches that contain the commit decide."""
+        if comp.branches is None:
+            return Finding(comp.name, self.name, WARN, f"{comp.ref} is not a branch, and the branches containing "
+                           "its commit are unknown", "name a release-series branch in the manifest")
+        series = [b for b in comp.branches if pattern.match(b)]
+        if series:
+            return Finding(comp.name, self.name, ALLOW, f"{comp.ref} is on release-series branch {series[0]}")
+        return Finding(comp.name, self.name, DENY, f"{comp.ref} is on no release-series branch",
+                       f"name a branch matching {wanted!r} in the manifest")
 
 
 @dataclass(frozen=True)
@@ -87,6 +99,8 @@ class BuildonlyRule:
         for comp in data.components:
             if comp.buildonly and comp.name not in {owners[p] for p in asked}:
                 yield Finding(comp.name, self.name, ALLOW, "build-only: kept out of the stream repository")
+        if not owners:
+            yield Finding(SET, self.name, ALLOW, "no component is build-only")
 
 
 @dataclass(frozen=True)
@@ -99,6 +113,9 @@ class UniqueBinaryNamesRule:
         for comp in data.components:
             for pkg in comp.packages:
                 owners.setdefault(pkg, []).append(comp.name)
+        if not owners:
+            yield Finding(SET, self.name, WARN, "the binary packages of the set are unknown (not analysed)")
+            return
         clashes = {pkg: names for pkg, names in owners.items() if len(names) > 1}
         for pkg, names in sorted(clashes.items()):
             for name in names:
@@ -119,15 +136,22 @@ class BaseCollisionRule:
             yield Finding(SET, self.name, WARN, "the base's package list is unknown (no base_repos)",
                           "list the base's repositories under base_repos to check collisions")
             return
+        clean = True
         for comp in data.components:
             same = sorted(set(comp.packages) & data.base_packages)
             if not same:
+                if comp.replaces:
+                    yield Finding(comp.name, self.name, WARN, "declares replaces: true but ships no package the base "
+                                  "ships", "drop replaces: true")
                 continue
+            clean = False
             if comp.replaces:
                 yield Finding(comp.name, self.name, ALLOW, f"replaces the base's {', '.join(same)} (declared)")
             else:
                 yield Finding(comp.name, self.name, DENY, f"ships {', '.join(same)}, which the base ships too",
                               "declare replaces: true for the component, or rename the binary packages")
+        if clean:
+            yield Finding(SET, self.name, ALLOW, "no component ships a binary package the base ships")
 
 
 @dataclass(frozen=True)
@@ -138,6 +162,8 @@ class MacrosApprovalRule:
     def check(self, data: PolicyInput) -> Iterable[Finding]:
         wanted = [(SET, name) for name, _ in data.macros]
         wanted += [(c.name, name) for c in data.components for name, _ in c.macros]
+        if not wanted:
+            yield Finding(SET, self.name, ALLOW, "no rpm macros are overridden")
         for component, name in wanted:
             if name in data.approved_macros:
                 yield Finding(component, self.name, ALLOW, f"macro {name} is approved")
