@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
 from . import scheduler
 from .backends import Backend, BuildJob, BuildOutcome, log_tail
@@ -25,7 +26,7 @@ from .workdir import WorkDir
 
 Emit = Callable[[Mapping[str, Any]], None]
 
-STATES = ("waiting", "building", "done", "cached", "failed", "skipped", "not-started")
+STATES = ("waiting", "building", "done", "cached", "failed", "skipped", "not-started", "submitted")
 
 
 @dataclass
@@ -62,6 +63,31 @@ class BuildReport:
     def count(self, state: str) -> int:
         return sum(1 for r in self.results.values() if r.state == state)
 
+    @property
+    def pending(self) -> bool:
+        """Handed to a remote builder that goes on without us (``--nowait``); nothing to publish yet."""
+        return any(r.state == "submitted" for r in self.results.values())
+
+
+@dataclass(frozen=True)
+class StreamJob:
+    """A whole stream for a backend that builds sets itself (Koji's ``streamBuild``), not one component at a time.
+
+    A backend offering ``build_stream(job) -> BuildReport`` gets this instead of per-component
+    :class:`~streambuild.backends.BuildJob` calls; it reports every component in the report,
+    with the RPMs it brought back (or ``submitted`` when it did not wait).
+    """
+
+    manifest: Any  # streambuild.manifest.Manifest
+    lock: Any  # streambuild.lock.Lock
+    plan: Plan
+    sources: Mapping[str, PreparedSource]
+    macros: Mapping[str, Tuple[Tuple[str, str], ...]]
+    workdir: WorkDir
+    emit: Emit
+    keep_going: bool = False
+    jobs: int = 1
+
 
 class Executor:
     def __init__(
@@ -87,6 +113,7 @@ class Executor:
         self.keep_going = keep_going
         self.store = ResultStore(workdir.results)
         self.report = BuildReport({c.name: ComponentResult(c.name) for c in plan.components})
+        self._cancel = threading.Event()
 
     def _set(self, name: str, state: str, **extra: Any) -> None:
         result = self.report.results[name]
@@ -118,7 +145,7 @@ class Executor:
         log = os.path.join(staged, "build.log")
         source = self.sources[name]
         job = BuildJob(name, source.spec_path, source.directory, self.macros[name], self._dependency_rpms(name),
-                       scratch, staged, log, self.base)
+                       scratch, staged, log, self.base, self._cancel)
         start = time.monotonic()
         try:
             outcome = self.backend.build(job)
@@ -137,45 +164,61 @@ class Executor:
         stored = self.store.put(name, key, staged, outcome.rpms, outcome.srpm, duration)
         return outcome, stored, duration
 
+    def _start_ready(self, pool: ThreadPoolExecutor, queue: scheduler.ReadyQueue, running: Dict[Future, str]) -> None:
+        """Start ready components until every worker is busy; reuse stored results on the way."""
+        while len(running) < self.jobs:
+            name = queue.pop()
+            if name is None:
+                return
+            key = self._key(name)
+            self.report.results[name].key = key
+            stored = self.store.get(name, key)
+            if stored is not None:
+                self._set(name, "cached", rpms=stored.rpms, srpm=stored.srpm, log=stored.log)
+                queue.done(name)
+                continue
+            self._set(name, "building")
+            running[pool.submit(self._build, name, key)] = name
+
+    def _finish(
+        self, name: str, finished: Tuple[BuildOutcome, Optional[StoredResult], float], queue: scheduler.ReadyQueue
+    ) -> bool:
+        """Record a finished build; on failure skip its dependents. Return whether it succeeded."""
+        outcome, stored, duration = finished
+        if stored is not None:
+            self._set(name, "done", rpms=stored.rpms, srpm=stored.srpm, log=stored.log, duration=duration)
+            queue.done(name)
+            return True
+        log = os.path.join(self.workdir.path("logs"), f"{name}.log")
+        self._set(name, "failed", log=log, message=outcome.message, duration=duration)
+        for skipped in sorted(queue.failed(name)):
+            self._set(skipped, "skipped", message=f"needs {name}, which failed")
+        return False
+
     def run(self) -> BuildReport:
         deps = self.plan.dependencies
         durations = {n: self.store.last_duration(n) or 1.0 for n in deps}
         queue = scheduler.ReadyQueue(deps, scheduler.priorities(deps, durations))
         for name in deps:
             self.emit({"event": "component", "component": name, "state": "waiting"})
-        stopping = False
         running: Dict[Future, str] = {}
         with ThreadPoolExecutor(max_workers=self.jobs) as pool:
-            while True:
-                while not stopping and len(running) < self.jobs:
-                    name = queue.pop()
-                    if name is None:
+            try:
+                stopping = False
+                while True:
+                    if not stopping:
+                        self._start_ready(pool, queue, running)
+                    if not running:
                         break
-                    key = self._key(name)
-                    self.report.results[name].key = key
-                    stored = self.store.get(name, key)
-                    if stored is not None:
-                        self._set(name, "cached", rpms=stored.rpms, srpm=stored.srpm, log=stored.log)
-                        queue.done(name)
-                        continue
-                    self._set(name, "building")
-                    running[pool.submit(self._build, name, key)] = name
-                if not running:
-                    break
-                finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
-                for future in finished:
-                    name = running.pop(future)
-                    outcome, stored, duration = future.result()
-                    if stored is not None:
-                        self._set(name, "done", rpms=stored.rpms, srpm=stored.srpm, log=stored.log, duration=duration)
-                        queue.done(name)
-                        continue
-                    log = os.path.join(self.workdir.path("logs"), f"{name}.log")
-                    self._set(name, "failed", log=log, message=outcome.message, duration=duration)
-                    for skipped in sorted(queue.failed(name)):
-                        self._set(skipped, "skipped", message=f"needs {name}, which failed")
-                    if not self.keep_going:
-                        stopping = True
+                    # a timeout, so that the main thread wakes up to take Ctrl-C even when the
+                    # signal was delivered to a worker thread
+                    finished, _ = wait(list(running), timeout=0.5, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        ok = self._finish(running.pop(future), future.result(), queue)
+                        stopping = stopping or (not ok and not self.keep_going)
+            except BaseException:  # Ctrl-C: stop the builds under way before the pool waits for them
+                self._cancel.set()
+                raise
         for name, result in self.report.results.items():
             if result.state == "waiting":
                 self._set(name, "not-started", message="stopped after a failure (use --keep-going)")

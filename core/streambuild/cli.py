@@ -16,13 +16,16 @@ from typing import Any, Callable, List, Optional, Sequence, TypeVar
 import click
 
 from . import __version__
+from . import frontend
 from . import journal as journal_mod
+from . import watch as watch_mod
 from .errors import EXIT_INTERRUPTED, InputError, StreamBuildError
 from .manifest import load_manifest
 from .plugins import make_plugins
 from .progress import Progress
 from .schema import MANIFEST_SCHEMA
 from .stream import Stream, require_success
+from .workdir import WorkDir
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -59,6 +62,9 @@ keep_going_opt = click.option("--keep-going", is_flag=True, help="After a failur
 resume_opt = click.option("--resume", is_flag=True, help="Continue an interrupted run from its lock without rebuilding what finished.")
 installroot_opt = click.option("--installroot", type=click.Path(file_okay=False), help="Install into this directory (overrides install.path).")
 yes_opt = click.option("-y", "--assumeyes", is_flag=True, help="Answer yes to the confirmation (always yes without a terminal).")
+no_check_opt = click.option("--no-check", is_flag=True, help="Skip the stream policy checks that run before building (logged).")
+no_opt = click.option("--assumeno", is_flag=True, help="Answer no to the confirmation: show what would be installed, install nothing.")
+output_opt = click.option("--output", metavar="oci-archive:PATH", help="Container target: write the image to an archive instead of pushing it.")
 
 
 def _stream(manifest: str, workdir: Optional[str], json_output: bool, jobs: int = 2) -> Stream:
@@ -139,20 +145,15 @@ def _summary(report: Any, json_output: bool) -> None:
     if json_output:
         click.echo(json.dumps({"event": "summary", "components": [r.to_json() for r in report.results.values()]}))
         return
-    for result in report.results.values():
-        line = f"  {result.name:30} {'unchanged' if result.state == 'cached' else result.state:12}"
-        if result.state in ("failed",):
-            line += f" log: {result.log}"
-        elif result.message and result.state not in ("done", "cached"):
-            line += f" {result.message}"
+    for line in frontend.summary_lines(report):
         click.echo(line)
-    built, cached = report.count("done"), report.count("cached")
-    click.echo(f"{built} built, {cached} unchanged (not rebuilt), {report.count('failed')} failed, "
-               f"{report.count('skipped') + report.count('not-started')} not built")
 
 
-def _do_build(stream: Stream, backend: str, locked: bool, keep_going: bool, resume: bool, json_output: bool) -> None:
-    report, published = stream.build(backend, "locked" if locked else "auto", keep_going, resume)
+def _do_build(stream: Stream, backend: str, locked: bool, keep_going: bool, resume: bool, json_output: bool,
+              no_check: bool = False) -> None:
+    if no_check:
+        click.echo("stream-build: warning: --no-check: the stream policies are not checked for this build", err=True)
+    report, published = stream.build(backend, "locked" if locked else "auto", keep_going, resume, check=not no_check)
     _summary(report, json_output)
     require_success(report)
     if published is not None and not json_output:
@@ -168,16 +169,26 @@ def _do_build(stream: Stream, backend: str, locked: bool, keep_going: bool, resu
 @backend_opt
 @keep_going_opt
 @resume_opt
+@no_check_opt
 @handle_errors
 def build(manifest: str, workdir: Optional[str], json_output: bool, locked: bool, jobs: int, backend: str,
-          keep_going: bool, resume: bool) -> None:
+          keep_going: bool, resume: bool, no_check: bool) -> None:
     """Build the stream in dependency order and publish its repository."""
     stream = _stream(manifest, workdir, json_output, jobs)
     with stream.workdir:
-        _do_build(stream, backend, locked, keep_going, resume, json_output)
+        _do_build(stream, backend, locked, keep_going, resume, json_output, no_check)
 
 
-def _confirm(assumeyes: bool) -> Optional[Callable[[List[str]], bool]]:
+def _confirm(assumeyes: bool, assumeno: bool = False) -> Optional[Callable[[List[str]], bool]]:
+    if assumeyes and assumeno:
+        raise InputError("-y/--assumeyes and --assumeno cannot be used together")
+    if assumeno:
+        def refuse(items: List[str]) -> bool:
+            click.echo("Installing:\n  " + "\n  ".join(items), err=True)
+            click.echo("Operation aborted (--assumeno).", err=True)
+            return False
+
+        return refuse
     if assumeyes or not sys.stdin.isatty():
         return None
 
@@ -189,30 +200,14 @@ def _confirm(assumeyes: bool) -> Optional[Callable[[List[str]], bool]]:
 
 
 def _install(stream: Stream, packages: Sequence[str], installroot: Optional[str], target: Optional[str],
-             assumeyes: bool, json_output: bool) -> None:
-    spec = stream.manifest.install
-    if not packages:
-        packages = spec.packages if spec else ()
-    if installroot:
-        target, root = "installroot", installroot
-    else:
-        target = target or (spec.type if spec else "host")
-        root = None
-        if target == "installroot":
-            if not (spec and spec.path):
-                raise InputError("install type 'installroot' needs --installroot DIR or install.path")
-            root = os.path.join(stream.manifest.directory, spec.path)
-    installed = stream.install(target, packages, root, _confirm(assumeyes))
+             assumeyes: bool, json_output: bool, assumeno: bool = False, output: Optional[str] = None) -> None:
+    choice = frontend.choose_install(stream.manifest, packages, installroot, target, output)
+    outcome = frontend.install(stream, choice, _confirm(assumeyes, assumeno))
     if json_output:
-        click.echo(json.dumps({"event": "install-summary", "target": target, "installroot": root, "installed": installed}))
+        click.echo(json.dumps(outcome.to_json()))
     else:
-        where = f"into {root}" if root else "on this host"
-        if not installed:
-            click.echo(f"nothing to install: {', '.join(packages)} already installed {where}")
-        else:
-            click.echo(f"installed {len(installed)} packages {where}:")
-        for item in installed:
-            click.echo(f"  {item}")
+        for line in outcome.lines():
+            click.echo(line)
 
 
 @cli.command()
@@ -221,15 +216,18 @@ def _install(stream: Stream, packages: Sequence[str], installroot: Optional[str]
 @workdir_opt
 @json_opt
 @installroot_opt
-@click.option("--target", help="Install target (host, installroot, or a plugin's); default: the manifest's install.type.")
+@click.option("--target", help="Install target (host, installroot, container, or a plugin's); default: the manifest's install.type.")
 @yes_opt
+@no_opt
+@output_opt
 @handle_errors
 def install(manifest: str, packages: Sequence[str], workdir: Optional[str], json_output: bool,
-            installroot: Optional[str], target: Optional[str], assumeyes: bool) -> None:
+            installroot: Optional[str], target: Optional[str], assumeyes: bool, assumeno: bool,
+            output: Optional[str]) -> None:
     """Install built packages (default: the manifest's install.packages)."""
     stream = _stream(manifest, workdir, json_output)
     with stream.workdir:
-        _install(stream, packages, installroot, target, assumeyes, json_output)
+        _install(stream, packages, installroot, target, assumeyes, json_output, assumeno, output)
 
 
 @cli.command()
@@ -243,17 +241,21 @@ def install(manifest: str, packages: Sequence[str], workdir: Optional[str], json
 @resume_opt
 @installroot_opt
 @yes_opt
+@no_opt
+@output_opt
+@no_check_opt
 @handle_errors
 def run(manifest: str, workdir: Optional[str], json_output: bool, locked: bool, jobs: int, backend: str,
-        keep_going: bool, resume: bool, installroot: Optional[str], assumeyes: bool) -> None:
+        keep_going: bool, resume: bool, installroot: Optional[str], assumeyes: bool, assumeno: bool,
+        output: Optional[str], no_check: bool) -> None:
     """Lock, plan, build and install, following the manifest's install: section."""
     stream = _stream(manifest, workdir, json_output, jobs)
     with stream.workdir:
-        _do_build(stream, backend, locked, keep_going, resume, json_output)
+        _do_build(stream, backend, locked, keep_going, resume, json_output, no_check)
         if stream.manifest.install is None and not installroot:
             click.echo("no install: section in the manifest; nothing to install")
             return
-        _install(stream, (), installroot, None, assumeyes, json_output)
+        _install(stream, (), installroot, None, assumeyes, json_output, assumeno, output)
 
 
 @cli.command()
@@ -275,6 +277,50 @@ def status(manifest: str, workdir: Optional[str], json_output: bool) -> None:
     click.echo(f"run {last.run}: {state}")
     for name, record in last.states.items():
         click.echo(f"  {name:30} {record.get('state')}")
+
+
+@cli.command()
+@manifest_arg
+@workdir_opt
+@json_opt
+@handle_errors
+def watch(manifest: str, workdir: Optional[str], json_output: bool) -> None:
+    """Follow the running (or last) build until it ends; exit 1 if it failed or was interrupted."""
+    m = load_manifest(manifest)
+    where = WorkDir(workdir or os.path.join(m.directory, ".stream-build"))
+    start: List[float] = []
+
+    def show(event: Any) -> None:
+        if json_output:
+            click.echo(json.dumps(event, sort_keys=True))
+            return
+        start.append(float(event.get("time") or 0))
+        line = watch_mod.describe(event, start[0])
+        if line:
+            click.echo(line)
+
+    watch_mod.watch(where.journal, where.path("lock"), show).raise_for_outcome()
+
+
+@cli.command()
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+def completion(shell: str) -> None:
+    """Print the shell completion script: eval "$(stream-build completion bash)"."""
+    from click.shell_completion import get_completion_class
+
+    completer = get_completion_class(shell)
+    assert completer is not None  # the three choices are click's own
+    click.echo(completer(cli, {}, "stream-build", "_STREAM_BUILD_COMPLETE").source())
+
+
+from .cli_branch import branch, check  # noqa: E402
+
+cli.add_command(branch)
+cli.add_command(check)
+
+from .koji.commands import koji_group  # noqa: E402
+
+cli.add_command(koji_group)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:

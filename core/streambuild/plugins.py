@@ -17,8 +17,13 @@ hookimpl = pluggy.HookimplMarker("streambuild")
 BUILTIN_PLUGINS = (
     "streambuild.backends.local",
     "streambuild.backends.mock",
+    "streambuild.koji.client",
     "streambuild.targets.installroot",
+    "streambuild.targets.container",
     "streambuild.rules",
+    "streambuild.forges.pagure",
+    "streambuild.forges.forgejo",
+    "streambuild.forges.gitforge",
 )
 
 ENTRY_POINT_GROUP = "streambuild"

@@ -14,11 +14,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from . import check as policy_check
 from . import journal as journal_mod
 from . import lock as lock_mod
 from .analyse import AnalysisCache, SpecJob, analyse_all
 from .baserepo import BaseProvides
-from .build import BuildReport, Executor
+from .build import BuildReport, Executor, StreamJob
 from .errors import BuildFailed, InputError, LockError
 from .install import InstallRequest
 from .manifest import Component, Manifest, load_manifest
@@ -126,33 +127,54 @@ class Stream:
         mode: LockMode = "auto",
         keep_going: bool = False,
         resume: bool = False,
+        check: bool = True,
+        backend_options: Optional[Mapping[str, Any]] = None,
     ) -> Tuple[BuildReport, Optional[Published]]:
+        """Plan, check the stream policies (unless ``check`` is False), build and publish.
+
+        A resumed run is not checked again when the run it continues was checked.
+        """
         last = None
         if resume:
             last = journal_mod.last_run(self.workdir.journal)
             if last is None or not last.interrupted:
                 raise InputError("--resume: there is no interrupted run in this work directory")
             mode = "locked"
-        backend_obj = self.plugins.registry.backend(backend)()
+        factory = self.plugins.registry.backend(backend)
+        try:
+            backend_obj = factory(**backend_options) if backend_options else factory()
+        except TypeError as exc:
+            raise InputError(f"build backend {backend!r} does not take these options: {exc}") from None
         planned = self.plan(mode)
         if resume and last is not None and last.start.get("lock") not in (None, planned.lock.to_json()):
             raise LockError(f"--resume: {self.lock_path} changed since the interrupted run; build without --resume")
+        checked = bool(resume and last is not None and last.start.get("checked"))
+        if check and not checked:
+            policy_check.preflight(self, planned)
+            checked = True
         self.journal.start_run(
             command="build", manifest=self.manifest.path, backend=backend, resume=resume,
-            lock=planned.lock.to_json(), jobs=self.jobs,
+            lock=planned.lock.to_json(), jobs=self.jobs, checked=checked,
         )
+        if not check:
+            self.emit({"event": "policy", "skipped": True})
         self.emit({"event": "plan", "plan": planned.plan.to_json()})
         outcome = "interrupted"
         try:
-            executor = Executor(
-                planned.plan, planned.sources, planned.macros, self.manifest.base, self.workdir,
-                backend_obj, self.emit, self.jobs, keep_going,
-            )
-            report = executor.run()
+            build_stream = getattr(backend_obj, "build_stream", None)
+            if build_stream is not None:  # a backend that builds the whole set itself (koji)
+                report = build_stream(StreamJob(self.manifest, planned.lock, planned.plan, planned.sources,
+                                                planned.macros, self.workdir, self.emit, keep_going, self.jobs))
+            else:
+                executor = Executor(
+                    planned.plan, planned.sources, planned.macros, self.manifest.base, self.workdir,
+                    backend_obj, self.emit, self.jobs, keep_going,
+                )
+                report = executor.run()
             published = None
             if report.ok:
                 published = self.publish(planned.plan, report)
-            outcome = "ok" if report.ok else "failed"
+            outcome = "ok" if report.ok else ("submitted" if report.pending else "failed")
         finally:
             self.emit({"event": "run-end", "outcome": outcome})
         return report, published
@@ -170,17 +192,16 @@ class Stream:
     def stream_repo(self) -> str:
         return os.path.join(self.workdir.repos, "stream")
 
-    def install(
+    def install_request(
         self,
-        target: str,
         packages: Sequence[str],
         installroot: Optional[str] = None,
         confirm: Optional[Callable[[List[str]], bool]] = None,
-    ) -> List[str]:
+    ) -> InstallRequest:
+        """What an install target is asked to do: these packages, from the stream (and base) repos."""
         if not packages:
             raise InputError("nothing to install: name packages, or list them under install.packages")
-        target_obj = self.plugins.registry.install_target(target)()
-        request = InstallRequest(
+        return InstallRequest(
             packages=list(packages),
             stream_repo=self.stream_repo,
             installroot=os.path.abspath(installroot) if installroot else "/",
@@ -189,7 +210,16 @@ class Stream:
             extra_repos={f"base-{i}": url for i, url in enumerate(self.manifest.base_repos)},
             confirm=confirm,
         )
-        installed = target_obj.install(request)
+
+    def install(
+        self,
+        target: str,
+        packages: Sequence[str],
+        installroot: Optional[str] = None,
+        confirm: Optional[Callable[[List[str]], bool]] = None,
+    ) -> List[str]:
+        request = self.install_request(packages, installroot, confirm)
+        installed = self.plugins.registry.install_target(target)().install(request)
         self.emit({"event": "installed", "target": target, "installroot": request.installroot, "packages": installed})
         return installed
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -47,7 +46,7 @@ def test_run_installs_the_example_and_a_rerun_builds_nothing(forge, tmp_path):
     repo = tmp_path / ".stream-build" / "repos" / "stream"
     assert (repo / "repodata" / "repomd.xml").exists()
     assert sorted(p.name for p in repo.glob("*.rpm")) == sorted(
-        [f"tinypython3.11-3.11.9-1.fc44.noarch.rpm", "tinypython3.11-devel-3.11.9-1.fc44.noarch.rpm",
+        ["tinypython3.11-3.11.9-1.fc44.noarch.rpm", "tinypython3.11-devel-3.11.9-1.fc44.noarch.rpm",
          "tinytorch-2.11.0-1.fc44.noarch.rpm", "tinytorch-devel-2.11.0-1.fc44.noarch.rpm",
          "tinyllm-0.20.0-1.fc44.noarch.rpm"]
     )

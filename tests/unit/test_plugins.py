@@ -34,10 +34,12 @@ def test_every_hook_is_exercised_by_a_test() -> None:
 
 def test_builtins_register_like_third_party_plugins() -> None:
     plugins = make_plugins(load_entry_points=False)
-    assert set(plugins.registry.backends) == {"local", "mock"}
-    assert {"installroot", "host"} <= set(plugins.registry.install_targets)
-    with pytest.raises(InputError, match="unknown build backend 'koji'"):
-        plugins.registry.backend("koji")
+    assert set(plugins.registry.backends) == {"local", "mock", "koji"}
+    assert set(plugins.registry.install_targets) == {"installroot", "host", "container"}
+    assert set(plugins.registry.forges) == {"pagure", "forgejo", "git"}
+    assert len(plugins.registry.policy_rules) == 7
+    with pytest.raises(InputError, match="unknown build backend 'copr'"):
+        plugins.registry.backend("copr")
 
 
 def test_third_party_plugin_adds_a_backend_macros_and_sees_events() -> None:

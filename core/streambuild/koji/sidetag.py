@@ -1,0 +1,214 @@
+"""The ``koji`` backend on hubs without the streambuild plugin: a side tag and draft builds.
+
+Draft builds (Koji >= 1.34) are real builds with a unique ``,draft_<id>`` release suffix;
+built with the side tag as target they are tagged into it, so later builds see them
+once the side tag's repo is regenerated. This client drives the chain itself:
+
+1. ``createSideTag(<build tag of the target>)`` (recovered with ``listSideTags`` when the
+   answer is lost: the call is not idempotent);
+2. each component, as soon as what it needs is built, is submitted with
+   ``build(src, <side tag>, {'draft': True, 'wait_builds': [<NVRs it needs>]})``: the
+   builder waits until those NVRs are in the side tag's repo (a lost answer is recovered
+   with ``listTasks``: same source, same target);
+3. one multicall per poll asks ``getTaskInfo`` and ``listBuilds(taskID=...)`` of every
+   running build;
+4. the RPMs of each build are downloaded from its ``buildArch`` subtasks' output.
+
+dist-git components build from their SCM URL at the locked commit; upstream-git
+components from an SRPM made here and uploaded (the hub's ``build_from_srpm`` policy
+must allow that for draft builds). The side tag is kept (``koji remove-sidetag``, or
+``stream-build koji cancel``, removes it).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+from .. import scheduler
+from ..build import BuildReport, ComponentResult, StreamJob
+from ..errors import InputError
+from ..results import ResultStore
+from . import hubapi
+
+_FINISHED = {"CLOSED", "FAILED", "CANCELED"}
+
+
+class SidetagBuild:
+    def __init__(self, backend: Any, job: StreamJob, target: str, keys: Mapping[str, str]) -> None:
+        from .._foreign.koji import TASK_STATES
+
+        self.backend = backend
+        self.job = job
+        self.target = target
+        self.keys = keys
+        self.session = backend.connect()
+        self.state_names = {v: k for k, v in TASK_STATES.items()}
+        self.tasks: Dict[str, int] = {}
+        self.nvrs: Dict[str, str] = {}
+        self.record: Dict[str, Any] = {}
+
+    def say(self, line: str) -> None:
+        self.backend.say(line)
+
+    def _save(self) -> None:
+        self.backend.state(self.job).write({**self.record, "tasks": self.tasks, "nvrs": self.nvrs})
+
+    def create_sidetag(self, build_tag: str) -> str:
+        from .._foreign.koji import CallUncertain
+
+        mine = {"basetag": build_tag, "user": self.backend.user}
+        before = {t["name"] for t in self.session.call("listSideTags", **mine)}
+        for _attempt in range(3):
+            try:
+                return str(self.session.call("createSideTag", build_tag, retry=False)["name"])
+            except CallUncertain as exc:
+                self.say(f"createSideTag: {exc}; looking for the side tag it may have made")
+                time.sleep(self.backend.profile.retry_interval)
+                new = sorted({t["name"] for t in self.session.call("listSideTags", **mine)} - before)
+                if len(new) == 1:
+                    return new[0]
+        raise InputError(f"cannot create a side tag of {build_tag} on {self.backend.profile.server}")
+
+    def submit(self, name: str, src: str, opts: Mapping[str, Any]) -> int:
+        from .._foreign.koji import CallUncertain
+
+        for _attempt in range(3):
+            try:
+                return int(self.session.call("build", src, self.record["sidetag"], dict(opts), retry=False))
+            except CallUncertain as exc:
+                self.say(f"{name}: build: {exc}; looking for the task it may have made")
+                time.sleep(self.backend.profile.retry_interval)
+                found = self._find_task(src)
+                if found is not None:
+                    return found
+        raise InputError(f"component {name}: cannot submit its build to {self.backend.profile.server}")
+
+    def _find_task(self, src: str) -> Optional[int]:
+        opts = {"owner": self.backend.user_id, "method": "build", "decode": True}
+        for task in self.session.call("listTasks", opts, {"order": "-id", "limit": 50}):
+            request = task.get("request") or []
+            if len(request) >= 2 and request[0] == src and request[1] == self.record["sidetag"]:
+                return int(task["id"])
+        return None
+
+    def sources(self) -> Dict[str, str]:
+        from .._foreign.koji import unique_upload_dir
+        from .client import build_srpm
+
+        srcs: Dict[str, str] = {}
+        upload_dir: Optional[str] = None
+        for comp in self.job.plan.components:
+            locked = self.job.lock.component(comp.name)
+            if locked.type == "dist-git":
+                srcs[comp.name] = hubapi.scm_url(locked.url, locked.commit)
+                continue
+            srpm = build_srpm(self.job, comp.name, self.job.workdir.tmp(f"koji-srpm-{comp.name}-"))
+            upload_dir = upload_dir or unique_upload_dir()
+            srcs[comp.name] = self.session.upload(srpm, upload_dir)
+        return srcs
+
+    def run(self) -> BuildReport:
+        from .client import stream_key
+
+        target_info = self.session.call("getBuildTarget", self.target)
+        if not target_info:
+            raise InputError(f"no such build target: {self.target} (on {self.backend.profile.server})")
+        ident = stream_key(self.job, self.backend.profile, self.target)
+        old = self.backend.state(self.job).read()
+        self.record = {"mode": "sidetag", "stream": ident, "hub": self.backend.profile.server,
+                       "profile": self.backend.profile_name, "target": self.target}
+        if old.get("stream") == ident and old.get("mode") == "sidetag" and old.get("sidetag"):
+            self.record["sidetag"] = old["sidetag"]
+            self.say(f"reusing side tag {old['sidetag']}")
+        else:
+            self.record["sidetag"] = self.create_sidetag(target_info["build_tag_name"])
+            self.say(f"side tag {self.record['sidetag']} (from {target_info['build_tag_name']})")
+        self._save()
+        self.job.emit({"event": "koji-sidetag", "sidetag": self.record["sidetag"]})
+        srcs = self.sources()
+        deps = self.job.plan.dependencies
+        queue = scheduler.ReadyQueue(deps, scheduler.priorities(deps))
+        running: Dict[int, str] = {}
+        states: Dict[str, Tuple[str, str]] = {n: ("waiting", "") for n in deps}
+        stopping = False
+        for name in deps:
+            self.job.emit({"event": "component", "component": name, "state": "waiting"})
+        while True:
+            while not stopping:
+                name = queue.pop()
+                if name is None:
+                    break
+                closure = self.job.plan.closure(name)
+                opts = {"draft": True, "wait_builds": [self.nvrs[d] for d in closure]}
+                task_id = self.submit(name, srcs[name], opts)
+                running[task_id] = name
+                self.tasks[name] = task_id
+                self._save()
+                url = self.backend.profile.task_url(task_id)
+                states[name] = ("building", url)
+                self.say(f"{name}: building {url}")
+                self.job.emit({"event": "component", "component": name, "state": "building", "task_id": task_id, "url": url})
+            if not running:
+                break
+            ids = sorted(running)
+            results = self.backend.poll([("getTaskInfo", (t,), {}) for t in ids]
+                                        + [("listBuilds", (), {"taskID": t}) for t in ids])
+            self.job.emit({"event": "koji-poll", "requests": self.backend.polls[-1], "running": len(ids)})
+            infos, builds = results[: len(ids)], results[len(ids):]
+            finished = False
+            for task_id, info, found in zip(ids, infos, builds):
+                state = self.state_names.get(info.get("state")) if isinstance(info, dict) else None
+                if state not in _FINISHED:
+                    continue
+                finished = True
+                name = running.pop(task_id)
+                if state == "CLOSED" and isinstance(found, list) and found:
+                    self.nvrs[name] = found[0]["nvr"]
+                    states[name] = ("done", found[0]["nvr"])
+                    queue.done(name)
+                    continue
+                states[name] = ("failed", f"task {task_id} {state.lower()}: {self.backend.profile.task_url(task_id)}")
+                self.job.emit({"event": "component", "component": name, "state": "failed",
+                               "message": states[name][1], "log": self.backend.profile.task_url(task_id)})
+                for skipped in sorted(queue.failed(name)):
+                    states[skipped] = ("skipped", f"needs {name}, which failed")
+                    self.job.emit({"event": "component", "component": skipped, "state": "skipped",
+                                   "message": states[skipped][1]})
+                if not self.job.keep_going:
+                    stopping = True
+            self._save()
+            if running and not finished:
+                time.sleep(self.backend.profile.poll_interval)
+        return self.collect(states)
+
+    def collect(self, states: Mapping[str, Tuple[str, str]]) -> BuildReport:
+        store = ResultStore(self.job.workdir.results)
+        done = [n for n in self.job.plan.dependencies if states[n][0] == "done"]
+        children = self.backend.poll([("getTaskChildren", (self.tasks[n],), {}) for n in done])
+        arch_tasks: List[Tuple[str, int]] = []
+        for name, kids in zip(done, children):
+            arch_tasks += [(name, k["id"]) for k in (kids if isinstance(kids, list) else []) if k.get("method") == "buildArch"]
+        outputs = self.backend.poll([("listTaskOutput", (t,), {"stat": True}) for _n, t in arch_tasks])
+        files: Dict[str, List[Tuple[int, str, Optional[int]]]] = {n: [] for n in done}
+        for (name, task_id), listing in zip(arch_tasks, outputs):
+            for rel, st in (listing.items() if isinstance(listing, dict) else []):
+                if rel.endswith(".rpm") and not rel.endswith(".src.rpm"):
+                    files[name].append((task_id, rel, int(st.get("st_size", -1))))
+        report = BuildReport()
+        for comp in self.job.plan.components:
+            state, detail = states[comp.name]
+            key = self.keys[comp.name]
+            url = self.backend.profile.task_url(self.tasks[comp.name]) if comp.name in self.tasks else ""
+            if state == "done":
+                stored = self.backend.store(self.job, store, comp.name, key, files[comp.name], url)
+                report.results[comp.name] = ComponentResult(comp.name, "done", key, stored.rpms, None, url, detail)
+                self.job.emit({"event": "component", "component": comp.name, "state": "done", "key": key,
+                               "url": url, "nvr": detail})
+            elif state == "waiting":
+                report.results[comp.name] = ComponentResult(comp.name, "not-started", key,
+                                                            message="stopped after a failure (use --keep-going)")
+                self.job.emit({"event": "component", "component": comp.name, "state": "not-started"})
+            else:
+                report.results[comp.name] = ComponentResult(comp.name, state, key, log=url or None, message=detail)
+        return report
