@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from typing import Any, Iterator, List, Optional
+from typing import Any, Iterator, Optional
 
 import dnf
 import dnf.cli
@@ -228,19 +228,7 @@ class StreamBuildCommand(dnf.cli.Command):
             _say(f"  {name:30} {record.get('state')}")
 
     def _run_watch(self) -> None:
-        workdir = self._workdir()
-        start: List[float] = []
-
-        def show(event: Any) -> None:
-            if self.opts.sb_json:
-                _say(json.dumps(event, sort_keys=True))
-                return
-            start.append(float(event.get("time") or 0))
-            line = watch_mod.describe(event, start[0])
-            if line:
-                _say(line)
-
-        watch_mod.watch(workdir.journal, workdir.path("lock"), show).raise_for_outcome()
+        watch_mod.print_run(self._workdir().root, self.opts.sb_json, _say)
 
     def _mode(self) -> str:
         return "locked" if self.opts.sb_locked else "auto"

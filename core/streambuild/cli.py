@@ -7,7 +7,6 @@ in use), 130 interrupted.
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import sys
@@ -19,35 +18,16 @@ from . import __version__
 from . import frontend
 from . import journal as journal_mod
 from . import watch as watch_mod
-from .errors import EXIT_INTERRUPTED, InputError, StreamBuildError
+from .cliutil import emit_json as _emit_json
+from .cliutil import handle_errors
+from .errors import InputError
 from .manifest import load_manifest
 from .plugins import make_plugins
 from .progress import Progress
 from .schema import MANIFEST_SCHEMA
 from .stream import Stream, require_success
-from .workdir import WorkDir
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _fail(message: str, code: int) -> None:
-    click.echo(f"stream-build: error: {message}", err=True)
-    sys.exit(code)
-
-
-def handle_errors(func: F) -> F:
-    """Turn every StreamBuildError into a message and its exit code; never a traceback."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except StreamBuildError as exc:
-            _fail(str(exc), exc.exit_code)
-        except KeyboardInterrupt:
-            _fail("interrupted; run again with --resume to continue", EXIT_INTERRUPTED)
-
-    return wrapper  # type: ignore[return-value]
 
 
 # -- shared options ------------------------------------------------------------
@@ -70,10 +50,6 @@ output_opt = click.option("--output", metavar="oci-archive:PATH", help="Containe
 def _stream(manifest: str, workdir: Optional[str], json_output: bool, jobs: int = 2) -> Stream:
     plugins = make_plugins(extra=[Progress.for_terminal(json_output)])
     return Stream(manifest, workdir, plugins, jobs)
-
-
-def _emit_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, sort_keys=True))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -287,19 +263,7 @@ def status(manifest: str, workdir: Optional[str], json_output: bool) -> None:
 def watch(manifest: str, workdir: Optional[str], json_output: bool) -> None:
     """Follow the running (or last) build until it ends; exit 1 if it failed or was interrupted."""
     m = load_manifest(manifest)
-    where = WorkDir(workdir or os.path.join(m.directory, ".stream-build"))
-    start: List[float] = []
-
-    def show(event: Any) -> None:
-        if json_output:
-            click.echo(json.dumps(event, sort_keys=True))
-            return
-        start.append(float(event.get("time") or 0))
-        line = watch_mod.describe(event, start[0])
-        if line:
-            click.echo(line)
-
-    watch_mod.watch(where.journal, where.path("lock"), show).raise_for_outcome()
+    watch_mod.print_run(workdir or os.path.join(m.directory, ".stream-build"), json_output, click.echo)
 
 
 @cli.command()

@@ -20,9 +20,7 @@ denies, 4 the forge cannot be reached or answers errors (5xx, rate limits, not J
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
-import sys
 from typing import Any, Callable, Optional, TypeVar
 
 import click
@@ -30,34 +28,15 @@ import click
 from . import branches as branches_mod
 from . import forgeconfig, values
 from .check import CheckOptions, run_check
-from .errors import EXIT_INTERRUPTED, InputError, PolicyDenied, StreamBuildError
+from .cliutil import emit_json as _emit_json
+from .cliutil import handle_errors
+from .errors import InputError, PolicyDenied
 from .forges import DRY_RUN, ForgeBackend, RequestResult, make_forge
 from .plugins import make_plugins
 from .policy import ALLOW, DENY, WARN, denials
 from .stream import Stream
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _handle_errors(func: F) -> F:
-    """Every StreamBuildError becomes a message and its exit code (as ``cli.handle_errors``)."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except StreamBuildError as exc:
-            click.echo(f"stream-build: error: {exc}", err=True)
-            sys.exit(exc.exit_code)
-        except KeyboardInterrupt:
-            click.echo("stream-build: error: interrupted", err=True)
-            sys.exit(EXIT_INTERRUPTED)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _emit_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, sort_keys=True))
 
 
 config_opt = click.option("--config", "config_path", type=click.Path(dir_okay=False),
@@ -123,7 +102,7 @@ def branch() -> None:
 @click.option("--from", "start_point", metavar="REF", help="git and forgejo: create the branch from this ref "
               "(default: the repository's default branch).")
 @click.option("--dry-run", is_flag=True, help="Check everything and print the request; send nothing.")
-@_handle_errors
+@handle_errors
 def request(name: str, series: str, forge_name: Optional[str], dist_git: Optional[str], forge_url: Optional[str],
             config_path: Optional[str], json_output: bool, upstream: Optional[str], start_point: Optional[str],
             dry_run: bool) -> None:
@@ -141,7 +120,7 @@ def request(name: str, series: str, forge_name: Optional[str], dist_git: Optiona
 @branch.command("list")
 @click.argument("name")
 @_forge_options
-@_handle_errors
+@handle_errors
 def list_(name: str, forge_name: Optional[str], dist_git: Optional[str], forge_url: Optional[str],
           config_path: Optional[str], json_output: bool) -> None:
     """List the branches of package NAME, release series first."""
@@ -168,7 +147,7 @@ def list_(name: str, forge_name: Optional[str], dist_git: Optional[str], forge_u
               help="Seconds between polls.")
 @click.option("--timeout", type=click.FloatRange(0, None), default=3600.0, show_default=True,
               help="Give up after this many seconds (exit code 1).")
-@_handle_errors
+@handle_errors
 def status(name: str, series: str, forge_name: Optional[str], dist_git: Optional[str], forge_url: Optional[str],
            config_path: Optional[str], json_output: bool, wait: bool, interval: float, timeout: float) -> None:
     """Show whether branch SERIES of NAME exists or is requested; with --wait (default), follow it until it exists."""
@@ -202,7 +181,7 @@ _VERDICT_MARK = {DENY: "DENY ", WARN: "warn ", ALLOW: "allow"}
 @click.option("--user", metavar="NAME", help="Whose commit rights to check (default: the config's user).")
 @click.option("--acl-file", type=click.Path(dir_okay=False), help="Commit rights from this file instead of the config's source.")
 @config_opt
-@_handle_errors
+@handle_errors
 def check(manifest: str, workdir: Optional[str], json_output: bool, locked: bool, user: Optional[str],
           acl_file: Optional[str], config_path: Optional[str]) -> None:
     """Check the stream set against every stream policy before anything is built (exit 3 on a denial)."""

@@ -151,3 +151,23 @@ def describe(event: Dict[str, Any], started: float) -> Optional[str]:
     if kind == "run-end":
         return f"{stamp} run {event.get('run')} ended: {event.get('outcome')}"
     return None
+
+
+def print_run(workdir: str, as_json: bool, say: Callable[[str], None]) -> None:
+    """Follow the run in ``workdir`` until it ends, printing each event through ``say``.
+
+    JSON lines with ``as_json``, readable lines otherwise; raises as
+    :meth:`Outcome.raise_for_outcome` does. Every front-end's ``watch`` is this.
+    """
+    started: List[float] = []
+
+    def show(event: Dict[str, Any]) -> None:
+        if as_json:
+            say(json.dumps(event, sort_keys=True))
+            return
+        started.append(float(event.get("time") or 0))
+        line = describe(event, started[0])
+        if line:
+            say(line)
+
+    watch(os.path.join(workdir, "journal.jsonl"), os.path.join(workdir, "lock"), show).raise_for_outcome()

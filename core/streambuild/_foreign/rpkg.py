@@ -34,7 +34,7 @@ import json
 import logging
 import os
 import sys
-from typing import Any, Callable, List, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import pyrpkg  # type: ignore[import-untyped]
 import pyrpkg.cli  # type: ignore[import-untyped]
@@ -194,18 +194,7 @@ def _stream_status(client: Any) -> Optional[int]:
     manifest = load_manifest(packager.find_manifest(_checkout(client), args.sb_manifest))
     workdir = WorkDir(args.sb_workdir or os.path.join(manifest.directory, ".stream-build"))
     if args.watch:
-        start: List[float] = []
-
-        def show(event: Any) -> None:
-            if args.sb_json:
-                _say(json.dumps(event, sort_keys=True))
-                return
-            start.append(float(event.get("time") or 0))
-            line = watch_mod.describe(event, start[0])
-            if line:
-                _say(line)
-
-        watch_mod.watch(workdir.journal, workdir.path("lock"), show).raise_for_outcome()
+        watch_mod.print_run(workdir.root, args.sb_json, _say)
         return 0
     last = journal_mod.last_run(workdir.journal)
     if last is None:

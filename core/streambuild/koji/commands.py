@@ -11,15 +11,14 @@ not import that module back: it has its own small error handler with the same ex
 
 from __future__ import annotations
 
-import functools
 import json
-import sys
 from typing import Any, Callable, Dict, Optional, TypeVar
 
 import click
 
 from ..build import StreamJob
-from ..errors import EXIT_INTERRUPTED, BuildFailed, StreamBuildError
+from ..cliutil import handle_errors
+from ..errors import BuildFailed
 from ..plugins import make_plugins
 from ..progress import Progress
 from ..stream import Stream, require_success
@@ -29,18 +28,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _handle(func: F) -> F:
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except StreamBuildError as exc:
-            click.echo(f"stream-build: error: {exc}", err=True)
-            sys.exit(exc.exit_code)
-        except KeyboardInterrupt:
-            click.echo("stream-build: interrupted; the Koji tasks go on ('stream-build koji watch' follows them)", err=True)
-            sys.exit(EXIT_INTERRUPTED)
-
-    return wrapper  # type: ignore[return-value]
+    return handle_errors(func, "interrupted; the Koji tasks go on ('stream-build koji watch' follows them)")
 
 
 def _options(func: F) -> F:
