@@ -20,13 +20,11 @@ asks of Koji goes through :class:`TaskHost` (:class:`streambuild._foreign.koji.T
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple
 
-from .. import gitops, scheduler
-from ..analyse import define_args
+from .. import gitops, scheduler, srpm
 from ..errors import BuildFailed, EnvironmentProblem, InputError, SourceError, StreamBuildError
 from ..sources import prepare
 from ..workdir import WorkDir, write_json
@@ -127,24 +125,12 @@ def make_srpm(submission: hubapi.Submission, name: str, workdir: WorkDir, out_di
     """Build the SRPM of an upstream-git component at its locked commit (Packit's model); return its path."""
     comp = submission.component(name)
     source = prepare(comp.manifest_component(), comp.locked, workdir)
-    top = workdir.tmp(f"srpm-{name}-")
     macros = dict(submission.base.macros())
     macros.update(dict(submission.macros))
-    macros.update(_topdir=top, _sourcedir=source.directory, _specdir=source.directory, _srcrpmdir=out_dir)
-    os.makedirs(out_dir, exist_ok=True)
     try:
-        proc = subprocess.run(["rpmbuild", *define_args(sorted(macros.items())), "-bs", "--", source.spec_path],
-                              capture_output=True, text=True, cwd=source.directory)
-    except FileNotFoundError:
-        raise EnvironmentProblem("rpmbuild is not installed on this builder") from None
-    finally:
-        shutil.rmtree(top, ignore_errors=True)
-    if proc.returncode != 0:
-        raise StreamAbort(f"{name}: cannot make its SRPM: {proc.stderr.strip()[-400:]}")
-    made = [f for f in os.listdir(out_dir) if f.startswith(f"{name}-") and f.endswith(".src.rpm")]
-    if len(made) != 1:
-        raise StreamAbort(f"{name}: rpmbuild -bs made {len(made)} SRPMs")
-    return os.path.join(out_dir, made[0])
+        return srpm.make_srpm(name, source, sorted(macros.items()), out_dir, workdir.tmp(f"srpm-{name}-"))
+    except InputError as exc:
+        raise StreamAbort(exc.message) from None
 
 
 def update_repo(directory: str) -> None:

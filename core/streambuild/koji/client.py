@@ -28,14 +28,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import subprocess
 import sys
 import time
 import uuid
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from ..analyse import define_args
+from .. import srpm
 from ..backends import BuildJob, BuildOutcome
 from ..base import parse_base
 from ..build import BuildReport, ComponentResult, StreamJob
@@ -389,24 +387,7 @@ class KojiBackend:
 
 def build_srpm(job: StreamJob, name: str, out_dir: str) -> str:
     """The SRPM of a component from its prepared sources (for hubs that build it from an upload)."""
-    source = job.sources[name]
-    top = job.workdir.tmp(f"srpm-{name}-")
-    macros = list(job.macros[name]) + [("_topdir", top), ("_sourcedir", source.directory),
-                                       ("_specdir", source.directory), ("_srcrpmdir", out_dir)]
-    os.makedirs(out_dir, exist_ok=True)
-    try:
-        proc = subprocess.run(["rpmbuild", *define_args(macros), "-bs", "--", source.spec_path],
-                              capture_output=True, text=True, cwd=source.directory)
-    except FileNotFoundError:
-        raise EnvironmentProblem("rpmbuild is not installed (needed to upload upstream-git components)") from None
-    finally:
-        shutil.rmtree(top, ignore_errors=True)
-    if proc.returncode != 0:
-        raise InputError(f"component {name}: cannot make its SRPM: {proc.stderr.strip()[-400:]}")
-    made = sorted(f for f in os.listdir(out_dir) if f.endswith(".src.rpm"))
-    if len(made) != 1:
-        raise InputError(f"component {name}: rpmbuild -bs made {len(made)} SRPMs")
-    return os.path.join(out_dir, made[0])
+    return srpm.make_srpm(name, job.sources[name], job.macros[name], out_dir, job.workdir.tmp(f"srpm-{name}-"))
 
 
 @hookimpl
