@@ -1,0 +1,184 @@
+"""rpm's Python bindings (``import rpm``): version comparison, dependency overlap, package headers.
+
+The only module that imports ``rpm``. Versions and ranges are compared by rpm itself
+(``rpm.ds(...).Compare``, ``rpm.labelCompare``), so a plan agrees with what rpmbuild and DNF
+will decide; headers are read without verifying signatures (the RPMs are our own builds or a
+repository's, checked by createrepo_c's checksums).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Iterable, List, Optional, Tuple
+
+from ..errors import EnvironmentProblem, InputError
+
+try:  # pragma: no cover - depends on the host
+    import rpm  # type: ignore[import-not-found]
+except ImportError:  # pragma: no cover
+    rpm = None
+
+__all__ = [
+    "require",
+    "Capability",
+    "PackageHeader",
+    "overlaps",
+    "evr_compare",
+    "read_header",
+    "read_headers",
+    "OPERATORS",
+]
+
+#: Comparison operators as rpm spells them.
+OPERATORS = ("<", "<=", "=", ">=", ">")
+
+_HEADER_LOCK = threading.Lock()
+
+
+def require() -> Any:
+    """The ``rpm`` module; :class:`EnvironmentProblem` when this interpreter lacks it."""
+    if rpm is None:
+        raise EnvironmentProblem(
+            "rpm's Python bindings are missing (Debian: apt install python3-rpm; Fedora: dnf install "
+            "python3-rpm); run stream-build with the system's Python (a virtual environment needs "
+            "--system-site-packages)"
+        )
+    return rpm
+
+
+@dataclass(frozen=True)
+class Capability:
+    """One simple dependency or provide: ``name [op evr]``."""
+
+    name: str
+    operator: Optional[str] = None  # one of OPERATORS, or None
+    evr: Optional[str] = None
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.operator} {self.evr}" if self.operator and self.evr else self.name
+
+    @classmethod
+    def parse(cls, text: str) -> "Capability":
+        """``"python3dist(torch) = 2.11.0"`` -> ``Capability("python3dist(torch)", "=", "2.11.0")``."""
+        words = text.split()
+        if len(words) >= 3 and words[1] in OPERATORS:
+            return cls(words[0], words[1], words[2])
+        return cls(words[0] if words else "")
+
+
+def _flags(operator: Optional[str]) -> int:
+    module = require()
+    if not operator:
+        return 0
+    flags = 0
+    if "<" in operator:
+        flags |= module.RPMSENSE_LESS
+    if ">" in operator:
+        flags |= module.RPMSENSE_GREATER
+    if "=" in operator:
+        flags |= module.RPMSENSE_EQUAL
+    return flags
+
+
+@lru_cache(maxsize=1 << 17)
+def _overlaps(name: str, req_op: Optional[str], req_evr: Optional[str], prov_op: Optional[str],
+              prov_evr: Optional[str]) -> bool:
+    module = require()
+    req = module.ds((name, _flags(req_op), req_evr or ""), module.RPMTAG_REQUIRENAME)
+    prov = module.ds((name, _flags(prov_op), prov_evr or ""), module.RPMTAG_PROVIDENAME)
+    return bool(req.Compare(prov))
+
+
+def overlaps(requirement: Capability, provide: Capability) -> bool:
+    """Whether ``provide`` satisfies ``requirement``, by rpm's own rules (names must be equal).
+
+    An unversioned requirement is met by any provide of the name; a versioned one by an
+    unversioned provide too (as rpm does), else by a provide whose range overlaps.
+    """
+    if requirement.name != provide.name:
+        return False
+    if not requirement.operator or not requirement.evr:
+        return True
+    return _overlaps(requirement.name, requirement.operator, requirement.evr, provide.operator, provide.evr)
+
+
+def _split_evr(evr: str) -> Tuple[str, str, str]:
+    epoch, _, rest = evr.rpartition(":") if ":" in evr else ("0", "", evr)
+    version, _, release = rest.partition("-")
+    return (epoch or "0", version, release)
+
+
+def evr_compare(a: str, b: str) -> int:
+    """-1, 0 or 1 as rpm orders ``[epoch:]version[-release]`` strings."""
+    return int(require().labelCompare(_split_evr(a), _split_evr(b)))
+
+
+@dataclass(frozen=True)
+class PackageHeader:
+    """What stream-build reads from one RPM's header."""
+
+    path: str
+    name: str
+    epoch: Optional[int]
+    version: str
+    release: str
+    arch: str
+    source: bool
+    provides: Tuple[str, ...]  # "name [op evr]" strings, as rpm -q --provides prints them
+    requires: Tuple[str, ...]  # idem, rpmlib() requirements left out
+
+    @property
+    def evr(self) -> str:
+        prefix = f"{self.epoch}:" if self.epoch else ""
+        return f"{prefix}{self.version}-{self.release}"
+
+    @property
+    def nevra(self) -> str:
+        prefix = f"{self.epoch}:" if self.epoch else ""
+        return f"{self.name}-{prefix}{self.version}-{self.release}.{self.arch}"
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _strings(header: Any, tag: Any) -> List[str]:
+    return [_text(v) for v in (header[tag] or [])]
+
+
+def read_header(path: str) -> PackageHeader:
+    """The header of the RPM at ``path``; :class:`InputError` naming the file when it is not one."""
+    module = require()
+    ts = module.TransactionSet("/", module._RPMVSF_NOSIGNATURES | module._RPMVSF_NODIGESTS)
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        with _HEADER_LOCK:  # rpm's header reading is not known to be thread-safe
+            header = ts.hdrFromFdno(fd)
+    except module.error as exc:
+        raise InputError(f"{path} is not a readable RPM package: {exc}") from None
+    finally:
+        os.close(fd)
+    requires = [r for r in _strings(header, module.RPMTAG_REQUIRENEVRS) if not r.startswith("rpmlib(")]
+    epoch = header[module.RPMTAG_EPOCH]
+    return PackageHeader(
+        path=path,
+        name=_text(header[module.RPMTAG_NAME]),
+        epoch=int(epoch) if epoch is not None else None,
+        version=_text(header[module.RPMTAG_VERSION]),
+        release=_text(header[module.RPMTAG_RELEASE]),
+        arch=_text(header[module.RPMTAG_ARCH]) if not header[module.RPMTAG_SOURCEPACKAGE] else "src",
+        source=bool(header[module.RPMTAG_SOURCEPACKAGE]),
+        provides=tuple(_strings(header, module.RPMTAG_PROVIDENEVRS)),
+        requires=tuple(requires),
+    )
+
+
+def read_headers(paths: Iterable[str]) -> List[PackageHeader]:
+    """:func:`read_header` of each path, in order."""
+    return [read_header(p) for p in paths]
