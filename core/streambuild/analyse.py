@@ -1,9 +1,13 @@
 """Analysis: what each component needs to build and what it provides, at its locked commit.
 
-rpm's own spec parser (``rpmspec``) is asked, with the base's dist macros and the
-set's macros defined, for the source package's BuildRequires and for every binary
-package's name and Provides. Results are cached by the prepared sources' digest, so
-re-planning an unchanged stream parses nothing.
+rpm's own spec parser is asked, with the base's dist macros and the set's macros defined,
+for the source package's BuildRequires, every binary package's name and Provides, and what
+``%generate_buildrequires`` runs (see :mod:`streambuild.specparse`). Parsing runs the spec's
+macros, which can run shell and Lua, so it happens in sandboxed worker processes
+(:mod:`streambuild.sandbox`: the host read-only, no network, only an empty ``/tmp``
+writable), each parsing many specs with rpm's Python bindings: one process per worker, not
+per spec. Results are cached by the prepared sources' digest, so re-planning an unchanged
+stream parses nothing.
 """
 
 from __future__ import annotations
@@ -11,17 +15,63 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import queue
+import select
+import signal
 import subprocess
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+import sys
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from .errors import AnalysisError, EnvironmentProblem
+from . import sandbox
+from .errors import AnalysisError
 from .graph import ComponentFacts
+from .specparse import SpecRequest
 from .workdir import write_json
 
-RPMSPEC_TIMEOUT = 120
-ANALYSIS_VERSION = 1
+SPEC_TIMEOUT = 120.0
+ANALYSIS_VERSION = 2
+
+
+@dataclass(frozen=True)
+class BinaryPackage:
+    """One binary package a spec builds, with the Provides the spec gives it."""
+
+    name: str
+    provides: Tuple[str, ...] = ()
+    requires: Tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Generator:
+    """One call in a spec's ``%generate_buildrequires``: ``pyproject``, ``cargo``, ``go``, ``echo`` or ``other``."""
+
+    kind: str
+    args: Tuple[str, ...] = ()
+    text: str = ""
+    directory: str = ""  # where a cd/pushd before the call went, relative to the sources
+
+
+@dataclass(frozen=True)
+class DynamicRequires:
+    """BuildRequires that ``%generate_buildrequires`` adds, as far as stream-build could learn them.
+
+    ``exact`` when the generator itself (or its exact emulation on the sources) ran; ``notes``
+    say what could not be learned ("the order may be incomplete").
+    """
+
+    requires: Tuple[str, ...] = ()
+    exact: bool = False
+    notes: Tuple[str, ...] = ()
+
+    def to_json(self) -> Dict[str, Any]:
+        return {"requires": list(self.requires), "exact": self.exact, "notes": list(self.notes)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "DynamicRequires":
+        return cls(tuple(data.get("requires", ())), bool(data.get("exact")), tuple(data.get("notes", ())))
 
 
 @dataclass(frozen=True)
@@ -32,32 +82,74 @@ class Analysis:
     version: str
     release: str
     buildrequires: Tuple[str, ...]
-    packages: Tuple[str, ...]  # binary package names
-    provides: Tuple[str, ...]
+    packages: Tuple[BinaryPackage, ...]
+    epoch: Optional[int] = None
+    generators: Tuple[Generator, ...] = ()
+    hints: Tuple[Tuple[str, str], ...] = ()  # (%goipath, ...), (%pypi_name, ...)
+    approximate: Tuple[str, ...] = ()  # why this is not exactly what Fedora's own macros would give
+    sources: Tuple[str, ...] = ()
+    dynamic: Optional[DynamicRequires] = field(default=None)
+
+    @property
+    def package_names(self) -> Tuple[str, ...]:
+        return tuple(p.name for p in self.packages)
+
+    @property
+    def provides(self) -> Tuple[str, ...]:
+        return tuple(p for package in self.packages for p in package.provides)
+
+    @property
+    def evr(self) -> str:
+        prefix = f"{self.epoch}:" if self.epoch else ""
+        return f"{prefix}{self.version}-{self.release}"
+
+    @property
+    def all_buildrequires(self) -> Tuple[str, ...]:
+        """Static BuildRequires, then the dynamic ones learned so far (no repeats)."""
+        extra = self.dynamic.requires if self.dynamic else ()
+        return tuple(dict.fromkeys((*self.buildrequires, *extra)))
 
     @property
     def facts(self) -> ComponentFacts:
-        return ComponentFacts(self.name, self.buildrequires, self.provides)
+        return ComponentFacts(self.name, self.all_buildrequires, self.provides)
 
-    def to_json(self) -> Dict[str, object]:
+    def hint(self, name: str) -> str:
+        return dict(self.hints).get(name, "")
+
+    def to_json(self) -> Dict[str, Any]:
         return {
             "name": self.name,
+            "epoch": self.epoch,
             "version": self.version,
             "release": self.release,
             "buildrequires": list(self.buildrequires),
-            "packages": list(self.packages),
-            "provides": list(self.provides),
+            "packages": [{"name": p.name, "provides": list(p.provides), "requires": list(p.requires)}
+                         for p in self.packages],
+            "generators": [{"kind": g.kind, "args": list(g.args), "text": g.text, "dir": g.directory}
+                           for g in self.generators],
+            "hints": dict(self.hints),
+            "approximate": list(self.approximate),
+            "sources": list(self.sources),
+            "dynamic": self.dynamic.to_json() if self.dynamic else None,
         }
 
     @classmethod
-    def from_json(cls, data: Mapping[str, object]) -> "Analysis":
+    def from_json(cls, data: Mapping[str, Any]) -> "Analysis":
+        dynamic = data.get("dynamic")
         return cls(
-            str(data["name"]),
-            str(data["version"]),
-            str(data["release"]),
-            tuple(data["buildrequires"]),  # type: ignore[arg-type]
-            tuple(data["packages"]),  # type: ignore[arg-type]
-            tuple(data["provides"]),  # type: ignore[arg-type]
+            name=str(data["name"]),
+            version=str(data["version"]),
+            release=str(data["release"]),
+            buildrequires=tuple(data["buildrequires"]),
+            packages=tuple(BinaryPackage(str(p["name"]), tuple(p.get("provides", ())), tuple(p.get("requires", ())))
+                           for p in data["packages"]),
+            epoch=data.get("epoch"),
+            generators=tuple(Generator(str(g["kind"]), tuple(g.get("args", ())), str(g.get("text", "")),
+                                       str(g.get("dir", ""))) for g in data.get("generators", ())),
+            hints=tuple(sorted((str(k), str(v)) for k, v in dict(data.get("hints", {})).items())),
+            approximate=tuple(data.get("approximate", ())),
+            sources=tuple(data.get("sources", ())),
+            dynamic=DynamicRequires.from_json(dynamic) if dynamic else None,
         )
 
 
@@ -74,6 +166,9 @@ class SpecJob:
         data = json.dumps([ANALYSIS_VERSION, self.source_digest, self.macros], sort_keys=True)
         return hashlib.sha256(data.encode()).hexdigest()
 
+    def request(self) -> SpecRequest:
+        return SpecRequest(self.spec_path, self.macros, os.path.dirname(os.path.abspath(self.spec_path)))
+
 
 def define_args(macros: Sequence[Tuple[str, str]]) -> List[str]:
     args: List[str] = []
@@ -82,42 +177,146 @@ def define_args(macros: Sequence[Tuple[str, str]]) -> List[str]:
     return args
 
 
-def _rpmspec(job: SpecJob, query: Sequence[str]) -> str:
-    cmd = ["rpmspec", *define_args(job.macros), "-q", *query, "--", job.spec_path]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, timeout=RPMSPEC_TIMEOUT, cwd=os.path.dirname(job.spec_path))
-    except FileNotFoundError:
-        raise EnvironmentProblem("rpmspec is not installed (Debian: apt install rpm; Fedora: dnf install rpm-build)") from None
-    except subprocess.TimeoutExpired:
-        raise AnalysisError(f"component {job.name}: rpmspec took longer than {RPMSPEC_TIMEOUT} s on {os.path.basename(job.spec_path)}") from None
-    if proc.returncode != 0:
-        lines = [l for l in proc.stderr.decode("utf-8", "replace").splitlines() if l.strip()]
-        why = "; ".join(lines[-3:]) or f"exit code {proc.returncode}"
-        raise AnalysisError(f"component {job.name}: rpm cannot parse {os.path.basename(job.spec_path)}: {why}")
-    return proc.stdout.decode("utf-8", "replace")
+def from_result(job: SpecJob, result: Mapping[str, Any]) -> Analysis:
+    """An :class:`Analysis` from a parser result, or the :class:`AnalysisError` that names the spec."""
+    spec = os.path.basename(job.spec_path)
+    if not result.get("ok"):
+        raise AnalysisError(f"component {job.name}: rpm cannot parse {spec}: {result.get('error') or 'no reason given'}")
+    analysis = Analysis.from_json({**result, "dynamic": None})
+    if analysis.name != job.name:
+        if not analysis.approximate:
+            raise AnalysisError(f"component {job.name}: its spec builds source package {analysis.name!r}, not {job.name!r}")
+        note = f"the spec's Name expands to {analysis.name!r} with stream-build's stand-ins; taken as {job.name!r}"
+        analysis = replace(analysis, name=job.name, approximate=analysis.approximate + (note,))
+    return analysis
+
+
+class _Worker:
+    """One sandboxed ``python -m streambuild.specparse`` process."""
+
+    def __init__(self, readable: Sequence[str]) -> None:
+        argv = [sys.executable, "-m", "streambuild.specparse"]
+        box = sandbox.Sandbox(readable=tuple(readable), fedora_shell=True,
+                              env={"PYTHONPATH": os.pathsep.join(p for p in sys.path if p)})
+        cmd = sandbox.command(box, argv, "spec analysis")
+        try:
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                         start_new_session=True)
+        except FileNotFoundError as exc:
+            raise AnalysisError(f"cannot start the spec parser: {exc}") from None
+        self._buffer = b""
+
+    def ask(self, request: SpecRequest, timeout: float) -> Optional[Dict[str, Any]]:
+        """The parser's answer, or ``None`` when it took longer than ``timeout`` or died."""
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        try:
+            self.proc.stdin.write((json.dumps(request.to_json()) + "\n").encode())
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            return None
+        fd = self.proc.stdout.fileno()
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._buffer:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            ready, _, _ = select.select([fd], [], [], left)
+            if not ready:
+                return None
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                return None
+            self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        try:
+            answer = json.loads(line)
+        except ValueError:
+            return None
+        return answer if isinstance(answer, dict) else None
+
+    def stop(self) -> None:
+        try:
+            if self.proc.stdin:
+                self.proc.stdin.close()
+            self.proc.wait(timeout=5)
+        except (OSError, subprocess.TimeoutExpired):
+            self.kill()
+
+    def kill(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.proc.wait()
+
+
+def readable_roots(paths: Sequence[str]) -> List[str]:
+    """The fewest directories that hold every spec's directory (what the sandbox binds back)."""
+    dirs = sorted({os.path.dirname(os.path.abspath(p)) for p in paths})
+    roots: List[str] = []
+    for d in dirs:
+        if roots and (d == roots[-1] or d.startswith(roots[-1].rstrip("/") + "/")):
+            continue
+        roots.append(d)
+    if len(roots) > 64:  # many separate trees: bind their common parent, unless that is /tmp itself
+        common = os.path.commonpath(roots)
+        if common not in ("/", "/tmp"):
+            return [common]
+    return roots
+
+
+def parse_specs(jobs: Sequence[SpecJob], workers: int = 0, timeout: float = SPEC_TIMEOUT) -> Dict[str, Dict[str, Any]]:
+    """Parser results for every job, by component name, from sandboxed workers in parallel.
+
+    A spec that hangs (``%(sleep 1000)``, ``%{lua: while true do end}``) is answered with an
+    error after ``timeout`` seconds; its worker is killed and replaced.
+    """
+    results: Dict[str, Dict[str, Any]] = {}
+    if not jobs:
+        return results
+    readable = readable_roots([j.spec_path for j in jobs])
+    count = max(1, min(len(jobs), workers or (os.cpu_count() or 2)))
+    todo: "queue.Queue[SpecJob]" = queue.Queue()
+    for job in jobs:
+        todo.put(job)
+    failures: List[BaseException] = []
+
+    def run() -> None:
+        worker: Optional[_Worker] = None
+        try:
+            while True:
+                try:
+                    job = todo.get_nowait()
+                except queue.Empty:
+                    return
+                if worker is None:
+                    worker = _Worker(readable)
+                answer = worker.ask(job.request(), timeout)
+                if answer is None:
+                    worker.kill()
+                    worker = None
+                    answer = {"ok": False, "error": f"the parser took longer than {timeout:g} s or died (is a macro "
+                                                    "looping, or waiting for something?)"}
+                results[job.name] = answer
+        except BaseException as exc:  # noqa: BLE001 - reported by the caller's thread
+            failures.append(exc)
+        finally:
+            if worker is not None:
+                worker.stop()
+
+    threads = [threading.Thread(target=run, daemon=True) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
+    return results
 
 
 def analyse_spec(job: SpecJob) -> Analysis:
-    """Ask rpmspec for the source package's BuildRequires and the binary packages' Provides."""
-    srpm = _rpmspec(job, ["--srpm", "--qf", "S %{NAME}\\t%{VERSION}\\t%{RELEASE}\\n[R %{REQUIRENEVRS}\\n]"])
-    binary = _rpmspec(job, ["--builtrpms", "--qf", "P %{NAME}\\n[V %{PROVIDENEVRS}\\n]"])
-    name = version = release = ""
-    buildrequires: List[str] = []
-    for line in srpm.splitlines():
-        if line.startswith("S "):
-            name, version, release = (line[2:].split("\t") + ["", "", ""])[:3]
-        elif line.startswith("R ") and not line[2:].startswith("rpmlib("):
-            buildrequires.append(line[2:])
-    packages: List[str] = []
-    provides: List[str] = []
-    for line in binary.splitlines():
-        if line.startswith("P "):
-            packages.append(line[2:])
-        elif line.startswith("V "):
-            provides.append(line[2:])
-    if name and name != job.name:
-        raise AnalysisError(f"component {job.name}: its spec builds source package {name!r}, not {job.name!r}")
-    return Analysis(job.name, version, release, tuple(buildrequires), tuple(packages), tuple(provides))
+    """Analyse one spec (in its own sandboxed parser)."""
+    return from_result(job, parse_specs([job], workers=1)[job.name])
 
 
 class AnalysisCache:
@@ -141,7 +340,7 @@ class AnalysisCache:
 
 
 def analyse_all(jobs: Sequence[SpecJob], cache: Optional[AnalysisCache] = None, workers: int = 0) -> Dict[str, Analysis]:
-    """Analyse every job in parallel (cached ones are not parsed again).
+    """Analyse every job (cached ones are not parsed again), in manifest order.
 
     Every spec that fails is reported together in one :class:`AnalysisError`, naming each.
     """
@@ -154,19 +353,16 @@ def analyse_all(jobs: Sequence[SpecJob], cache: Optional[AnalysisCache] = None, 
         else:
             todo.append(job)
     failures: List[str] = []
-
-    def one(job: SpecJob) -> None:
+    parsed = parse_specs(todo, workers)
+    for job in todo:
         try:
-            analysis = analyse_spec(job)
+            analysis = from_result(job, parsed[job.name])
         except AnalysisError as exc:
             failures.append(exc.message)
-            return
+            continue
         results[job.name] = analysis
         if cache:
             cache.put(job, analysis)
-
-    with ThreadPoolExecutor(max_workers=workers or max(2, (os.cpu_count() or 2))) as pool:
-        list(pool.map(one, todo))
     if failures:
         raise AnalysisError("; ".join(sorted(failures)))
     return {job.name: results[job.name] for job in jobs}

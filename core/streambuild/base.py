@@ -15,6 +15,12 @@ _BASE = re.compile(r"(?P<distro>fedora|centos-stream|rhel|epel)-(?P<release>rawh
 ARCHES = ("x86_64", "aarch64", "ppc64le", "s390x", "i686", "noarch")
 
 
+#: Fedora's and EL's default Python 3 by release (what ``%python3_version`` is in their buildroots).
+FEDORA_PYTHON = {35: "3.10", 36: "3.10", 37: "3.11", 38: "3.11", 39: "3.12", 40: "3.12", 41: "3.13", 42: "3.13",
+                 43: "3.14", 44: "3.14"}
+EL_PYTHON = {8: "3.6", 9: "3.9", 10: "3.12"}
+
+
 @dataclass(frozen=True)
 class Base:
     """A base distribution, release and architecture, such as Koji's ``fedora-44-x86_64``."""
@@ -36,6 +42,15 @@ class Base:
         if self.distro == "fedora":
             return f".fc{self.version}"
         return f".el{self.version}"
+
+    @property
+    def python3_version(self) -> str:
+        """The base's default Python 3 (``3.14`` for Fedora 44): the X.Y of ``python3.X dist(...)``."""
+        table = FEDORA_PYTHON if self.distro == "fedora" else EL_PYTHON
+        if self.version in table:
+            return table[self.version]
+        newest = max(table)
+        return table[newest] if self.version > newest else table[min(table)]
 
     @property
     def releasever(self) -> str:

@@ -1,131 +1,217 @@
 """What the base distribution provides, read from its repositories' metadata.
 
-Used to decide which edges of a cycle the base can satisfy (so the cycle can be
-broken there) and, at install time, as repositories for runtime dependencies.
+``base_repos:`` names the base's repositories. Their ``primary`` metadata (and, only when a
+BuildRequires of the set names a file that ``primary`` does not list, their ``filelists``) is
+read with createrepo_c's parsers, so every compression a repository publishes works (zstd,
+which Fedora uses since 41, xz, gz, bz2). Each file is checked against the checksum
+``repomd.xml`` gives for it. The packages read are kept in the work directory under the
+digest of ``repomd.xml``, so an unchanged repository is downloaded and parsed once.
+
+The index answers three questions: does the base meet a requirement (versions compared by
+rpm's rules; this decides which edges can be broken to break a cycle), which base package is
+that (for the series audit: "built against the base's python3-torch 2.9.1"), and what does a
+base package of a given name provide (the prediction of a component's generated Provides).
 """
 
 from __future__ import annotations
 
-import bz2
-import gzip
 import hashlib
-import lzma
+import json
 import os
+import tempfile
 import urllib.error
 import urllib.request
-import xml.etree.ElementTree as ET
-from typing import FrozenSet, Iterable, Optional, Set
+from dataclasses import dataclass
+from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Set, Tuple
 
 from . import values
-from .capabilities import provide_name
+from ._foreign import createrepo
+from ._foreign.rpmlib import Capability, overlaps
+from .capabilities import SimpleDep
 from .errors import SourceError
 from .workdir import atomic_write
 
-_REPO = "{http://linux.duke.edu/metadata/repo}"
-_COMMON = "{http://linux.duke.edu/metadata/common}"
-_RPM = "{http://linux.duke.edu/metadata/rpm}"
 TIMEOUT = 120
+INDEX_VERSION = 1
+
+
+@dataclass(frozen=True)
+class BasePackage:
+    """One binary package of the base."""
+
+    name: str
+    evr: str
+    arch: str
+    sourcerpm: str
+    provides: Tuple[str, ...]
+
+    @property
+    def version(self) -> str:
+        return self.evr.split(":", 1)[-1].split("-", 1)[0]
 
 
 def _get(url: str) -> bytes:
     try:
         with urllib.request.urlopen(url, timeout=TIMEOUT) as response:
-            return response.read()
+            return bytes(response.read())
     except urllib.error.HTTPError as exc:
         raise SourceError(f"base repository answered {exc.code} {exc.reason} for {url}") from None
     except (urllib.error.URLError, OSError) as exc:
         raise SourceError(f"cannot read base repository {url}: {getattr(exc, 'reason', exc)}") from None
 
 
-def _decompress(data: bytes, href: str) -> bytes:
-    if href.endswith(".gz"):
-        return gzip.decompress(data)
-    if href.endswith(".xz"):
-        return lzma.decompress(data)
-    if href.endswith(".bz2"):
-        return bz2.decompress(data)
-    if href.endswith(".xml"):
-        return data
-    raise SourceError(f"unsupported metadata compression: {href} (gz, xz, bz2 or none)")
+def _checked(base: str, record: createrepo.MetadataRecord) -> bytes:
+    """A metadata file, verified against the checksum repomd.xml gives for it."""
+    data = _get(base + record.href)
+    kind = record.checksum_type.lower()
+    if kind == "sha":  # createrepo's old name for sha1
+        kind = "sha1"
+    if kind and record.checksum:
+        try:
+            digest = hashlib.new(kind, data).hexdigest()
+        except ValueError:
+            raise SourceError(f"{base}repodata/repomd.xml uses an unknown checksum type {record.checksum_type!r}") from None
+        if digest != record.checksum:
+            raise SourceError(
+                f"{base}{record.href} does not match repomd.xml: its {kind} is {digest}, repomd.xml says "
+                f"{record.checksum} (a mirror in the middle of a sync, or a corrupt download)"
+            )
+    return data
 
 
-def repo_capabilities(url: str, cache_dir: Optional[str] = None) -> Set[str]:
-    """Package names, provide names and listed files of every package in one repository.
+def _parse_file(data: bytes, href: str, reader):  # type: ignore[no-untyped-def]
+    suffix = "".join(os.path.basename(href).partition(".")[1:]) or ".xml"
+    with tempfile.NamedTemporaryFile(suffix=suffix if suffix.startswith(".") else "." + suffix) as handle:
+        handle.write(data)
+        handle.flush()
+        return list(reader(handle.name))
 
-    With ``cache_dir``, the answer is kept under the digest of the repository's
-    ``repomd.xml``, so an unchanged repository is read once.
+
+class RepoMetadata:
+    """One base repository: its ``repomd.xml`` and the metadata files it names, read on demand."""
+
+    def __init__(self, url: str) -> None:
+        self.base = values.as_base_url(values.check_url(url, "base repository URL", schemes=("https", "http", "file")))
+        self.repomd = _get(self.base + "repodata/repomd.xml")
+        self.digest = hashlib.sha256(self.repomd).hexdigest()
+        self.records = {r.type: r for r in _parse_file(self.repomd, "repomd.xml", createrepo.repomd_records)}
+
+    def _record(self, kind: str) -> createrepo.MetadataRecord:
+        record = self.records.get(kind)
+        if record is None:
+            raise SourceError(f"{self.base}repodata/repomd.xml names no {kind} metadata")
+        return record
+
+    def primary(self) -> List[createrepo.PackageRecord]:
+        record = self._record("primary")
+        return _parse_file(_checked(self.base, record), record.href, createrepo.primary_packages)
+
+    def filelists(self) -> List[Tuple[str, str, Tuple[str, ...]]]:
+        record = self._record("filelists")
+        return _parse_file(_checked(self.base, record), record.href, createrepo.filelists_packages)
+
+
+def _read_cache(path: Optional[str]) -> Optional[dict]:
+    if not path:
+        return None
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+        return data if isinstance(data, dict) and data.get("version") == INDEX_VERSION else None
+    except (OSError, ValueError):
+        return None
+
+
+def _write_cache(path: Optional[str], data: dict) -> None:
+    if path:
+        atomic_write(path, json.dumps({"version": INDEX_VERSION, **data}).encode())
+
+
+def read_repo(url: str, cache_dir: Optional[str] = None,
+              files: Iterable[str] = ()) -> Tuple[List[BasePackage], Set[str]]:
+    """The packages of one repository, and which of ``files`` its packages hold.
+
+    Files listed in ``primary`` (executables, ``/etc``) are always known; the others are
+    looked up in ``filelists`` only when asked for.
     """
-    base = values.as_base_url(values.check_url(url, "base repository URL", schemes=("https", "http", "file")))
-    repomd_bytes = _get(base + "repodata/repomd.xml")
-    cached = os.path.join(cache_dir, hashlib.sha256(repomd_bytes).hexdigest() + ".txt") if cache_dir else None
-    if cached and os.path.exists(cached):
-        with open(cached, encoding="utf-8") as handle:
-            return set(handle.read().splitlines())
-    caps = _read_primary(base, repomd_bytes)
-    if cached:
-        atomic_write(cached, "\n".join(sorted(caps)).encode())
-    return caps
-
-
-def package_names(url: str) -> Set[str]:
-    """The binary package names in one repository (the base-collision policy compares names, not provides)."""
-    base = values.as_base_url(values.check_url(url, "base repository URL", schemes=("https", "http", "file")))
-    names: Set[str] = set()
-    for package in _primary_root(base, _get(base + "repodata/repomd.xml")).findall(f"{_COMMON}package"):
-        name = package.find(f"{_COMMON}name")
-        if name is not None and name.text:
-            names.add(name.text)
-    return names
-
-
-def _primary_root(base: str, repomd_bytes: bytes) -> ET.Element:
-    """The parsed primary metadata named by ``repomd.xml``."""
-    try:
-        repomd = ET.fromstring(repomd_bytes)
-    except ET.ParseError as exc:
-        raise SourceError(f"{base}repodata/repomd.xml is not valid XML: {exc}") from None
-    href = None
-    for data in repomd.findall(f"{_REPO}data"):
-        if data.get("type") == "primary":
-            location = data.find(f"{_REPO}location")
-            href = location.get("href") if location is not None else None
-    if not href:
-        raise SourceError(f"{base}repodata/repomd.xml names no primary metadata")
-    try:
-        return ET.fromstring(_decompress(_get(base + href), href))
-    except (ET.ParseError, OSError, lzma.LZMAError) as exc:
-        raise SourceError(f"cannot read {base}{href}: {exc}") from None
-
-
-def _read_primary(base: str, repomd_bytes: bytes) -> Set[str]:
-    caps: Set[str] = set()
-    for package in _primary_root(base, repomd_bytes).findall(f"{_COMMON}package"):
-        name = package.find(f"{_COMMON}name")
-        if name is not None and name.text:
-            caps.add(name.text)
-        fmt = package.find(f"{_COMMON}format")
-        if fmt is None:
-            continue
-        for entry in fmt.iterfind(f"{_RPM}provides/{_RPM}entry"):
-            caps.add(provide_name(entry.get("name", "")))
-        for path in fmt.iterfind(f"{_COMMON}file"):
-            if path.text:
-                caps.add(path.text)
-    return caps
+    repo = RepoMetadata(url)
+    primary_cache = os.path.join(cache_dir, f"{repo.digest}.primary.json") if cache_dir else None
+    cached = _read_cache(primary_cache)
+    if cached is None:
+        records = repo.primary()
+        cached = {
+            "packages": [[r.name, r.evr, r.arch, r.sourcerpm, list(r.provides)] for r in records],
+            "files": sorted({path for r in records for path in r.files}),
+        }
+        _write_cache(primary_cache, cached)
+    packages = [BasePackage(n, evr, arch, src, tuple(prov)) for n, evr, arch, src, prov in cached["packages"]]
+    known = set(cached["files"])
+    wanted = sorted({f for f in files if f.startswith("/")} - known)
+    found = {f for f in files if f in known}
+    if wanted:
+        key = hashlib.sha256("\n".join(wanted).encode()).hexdigest()[:16]
+        files_cache = os.path.join(cache_dir, f"{repo.digest}.files-{key}.json") if cache_dir else None
+        hit = _read_cache(files_cache)
+        if hit is None:
+            wanted_set = set(wanted)
+            hit = {"files": sorted({p for _id, _n, paths in repo.filelists() for p in paths if p in wanted_set})}
+            _write_cache(files_cache, hit)
+        found |= set(hit["files"])
+    return packages, found
 
 
 class BaseProvides:
-    """A callable: does the base provide this capability name?"""
+    """What the base provides: a :class:`streambuild.graph.BaseIndex`, and a test of names."""
 
-    def __init__(self, capabilities: Iterable[str] = ()) -> None:
-        self.capabilities: FrozenSet[str] = frozenset(capabilities)
+    def __init__(self, packages: Iterable[BasePackage] = (), files: Iterable[str] = ()) -> None:
+        self.packages: Dict[str, List[BasePackage]] = {}
+        self._offers: Dict[str, List[Tuple[Capability, BasePackage]]] = {}
+        for package in packages:
+            self.packages.setdefault(package.name, []).append(package)
+            for provide in package.provides:
+                words = provide.split()
+                cap = Capability(words[0], words[1], words[2]) if len(words) >= 3 else Capability(words[0] if words else "")
+                self._offers.setdefault(cap.name, []).append((cap, package))
+        self.files: FrozenSet[str] = frozenset(files)
 
     @classmethod
-    def from_repos(cls, urls: Iterable[str], cache_dir: Optional[str] = None) -> "BaseProvides":
-        caps: Set[str] = set()
+    def from_repos(cls, urls: Sequence[str], cache_dir: Optional[str] = None, files: Iterable[str] = ()) -> "BaseProvides":
+        wanted = list(files)
+        packages: List[BasePackage] = []
+        found: Set[str] = set()
         for url in urls:
-            caps |= repo_capabilities(url, cache_dir)
-        return cls(caps)
+            repo_packages, repo_files = read_repo(url, cache_dir, wanted)
+            packages += repo_packages
+            found |= repo_files
+        return cls(packages, found)
+
+    @property
+    def capabilities(self) -> FrozenSet[str]:
+        return frozenset(self._offers) | self.files
+
+    def providers(self, requirement: SimpleDep) -> List[BasePackage]:
+        """The base packages whose Provides meet one simple requirement (files: see :meth:`satisfies`)."""
+        wanted = Capability(requirement.name, requirement.operator, requirement.version)
+        return [package for cap, package in self._offers.get(requirement.name, ()) if overlaps(wanted, cap)]
+
+    def satisfies(self, requirement: SimpleDep) -> bool:
+        if requirement.name.startswith("/") and requirement.name in self.files:
+            return True
+        return bool(self.providers(requirement))
 
     def __call__(self, capability: str) -> bool:
-        return capability in self.capabilities
+        """Whether the base provides this capability name (any version) or holds this file."""
+        return capability in self._offers or capability in self.files
+
+    def package(self, name: str) -> Optional[BasePackage]:
+        """The newest-listed base package of this name, if the base has one."""
+        found = self.packages.get(name)
+        return found[-1] if found else None
+
+
+def package_names(urls: Sequence[str], cache_dir: Optional[str] = None) -> Set[str]:
+    """The binary package names in the base's repositories (the base-collision policy compares names)."""
+    names: Set[str] = set()
+    for url in urls:
+        names |= {p.name for p in read_repo(url, cache_dir)[0]}
+    return names

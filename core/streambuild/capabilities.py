@@ -14,7 +14,8 @@ Strings with macros rpm could not expand (``python%{python3_pkgversion}-foo``) a
 they are; they simply match nothing. Nothing here raises on a malformed string: the parse is
 best-effort, so one broken spec never stops a plan.
 
-Versions are carried along but never compared: the planner matches names only.
+Versions are carried along here; :mod:`streambuild.graph` compares them with rpm's own rules
+(:func:`streambuild._foreign.rpmlib.overlaps`), through :func:`satisfied` and :func:`leaves`.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ __all__ = [
     "parse_dependency",
     "capability_names",
     "provide_name",
+    "leaves",
+    "satisfied",
     "satisfied_by",
 ]
 
@@ -260,32 +263,49 @@ def provide_name(provide: str) -> str:
     return _split_simple(text.split(None, 1)[0])[0]
 
 
-def _evaluate(node: Dependency, has: Callable[[str], bool]) -> bool:
+def leaves(node: Dependency) -> List[SimpleDep]:
+    """Every simple dependency in ``node``, conditions included, in order."""
+    out: List[SimpleDep] = []
+    stack: List[Dependency] = [node]
+    while stack:
+        cur = stack.pop()
+        if isinstance(cur, SimpleDep):
+            out.append(cur)
+        else:
+            stack.extend(reversed(cur.operands))
+    return out
+
+
+def satisfied(node: Dependency, has: Callable[[SimpleDep], bool]) -> bool:
+    """Whether a parsed dependency can be met, ``has`` answering for each simple (versioned) part.
+
+    ``or`` needs one operand, ``and``/``with`` all of them, ``without`` its first;
+    ``(x if c)`` / ``(x unless c)`` are taken to need ``x`` (the condition may hold), and
+    ``(x if c else y)`` to need ``x`` or ``y``.
+    """
     if isinstance(node, SimpleDep):
-        return bool(has(node.name))
+        return bool(has(node))
     op, operands = node.operator, node.operands
     if op == "or":
-        return any(_evaluate(o, has) for o in operands)
+        return any(satisfied(o, has) for o in operands)
     if op in ("and", "with"):
-        return all(_evaluate(o, has) for o in operands)
+        return all(satisfied(o, has) for o in operands)
     if op == "without":
-        return _evaluate(operands[0], has)
+        return satisfied(operands[0], has)
     if op in ("if", "unless"):
-        # Conservative: the condition may hold, so the "then" branch (or the "else" one) is needed.
         if len(operands) >= 3:
-            return _evaluate(operands[0], has) or _evaluate(operands[2], has)
-        return _evaluate(operands[0], has)
-    return all(_evaluate(o, has) for o in operands)
+            return satisfied(operands[0], has) or satisfied(operands[2], has)
+        return satisfied(operands[0], has)
+    return all(satisfied(o, has) for o in operands)
 
 
 def satisfied_by(dep: str, has: Callable[[str], bool]) -> bool:
-    """Whether a dependency can be met by a package set whose provides ``has`` answers for.
+    """Whether a dependency can be met by a package set whose provides ``has`` answers for, by name.
 
-    Versions are ignored. ``or`` needs one operand, ``and``/``with`` all of them, ``without``
-    its first; ``(x if c)`` / ``(x unless c)`` are taken to need ``x`` (the condition may hold),
-    and ``(x if c else y)`` to need ``x`` or ``y``. An empty string is satisfied.
+    Versions are ignored (see :func:`satisfied` for the rules of each operator). An empty
+    string is satisfied.
     """
     node = parse_dependency(dep)
     if node is None:
         return True
-    return _evaluate(node, has)
+    return satisfied(node, lambda leaf: has(leaf.name))

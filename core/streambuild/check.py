@@ -83,10 +83,7 @@ def base_packages(urls: Sequence[str]) -> Optional[FrozenSet[str]]:
     """The binary package names of the base's repositories; None when none are listed."""
     if not urls:
         return None
-    names: Set[str] = set()
-    for url in urls:
-        names |= package_names(url)
-    return frozenset(names)
+    return frozenset(package_names(urls))
 
 
 def analysed_packages(stream: "Stream", lock: Lock) -> Dict[str, Tuple[str, ...]]:
@@ -95,7 +92,7 @@ def analysed_packages(stream: "Stream", lock: Lock) -> Dict[str, Tuple[str, ...]
     jobs = [SpecJob(c.name, sources[c.name].spec_path, stream.macros_for(c), sources[c.name].digest)
             for c in stream.manifest.components]
     analyses = analyse_all(jobs, AnalysisCache(stream.workdir.path("analysis")))
-    return {name: a.packages for name, a in analyses.items()}
+    return {name: a.package_names for name, a in analyses.items()}
 
 
 def policy_input(stream: "Stream", lock: Lock, packages: Mapping[str, Tuple[str, ...]],
@@ -162,7 +159,7 @@ def preflight(stream: "Stream", planned: "Planned", options: Optional[CheckOptio
         from . import forgeconfig
 
         options = CheckOptions.from_config(config or forgeconfig.load(), stream.plugins)
-    packages = {c.name: c.analysis.packages for c in planned.plan.components}
+    packages = {c.name: c.analysis.package_names for c in planned.plan.components}
     findings = evaluate(policy_input(stream, planned.lock, packages, options), stream.plugins.registry.policy_rules)
     findings = advisory(findings, options.policy.advisory)
     stream.plugins.hook.streambuild_event(event={

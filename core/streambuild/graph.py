@@ -15,35 +15,73 @@ from __future__ import annotations
 import gc
 import heapq
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import (
+    Any,
     Callable,
     Dict,
+    FrozenSet,
     Generator,
     Iterable,
     Iterator,
     List,
     Mapping,
     Optional,
+    Protocol,
     Sequence,
     Set,
     Tuple,
+    Union,
 )
 
-from .capabilities import capability_names, provide_name, satisfied_by
+from ._foreign.rpmlib import Capability, overlaps
+from .capabilities import SimpleDep, leaves, parse_dependency, provide_name, satisfied
 from .errors import PlanError
 
-__all__ = ["ComponentFacts", "Edge", "DagResult", "DepGraph", "build_graph"]
+__all__ = ["ComponentFacts", "Link", "Edge", "Unmet", "DagResult", "DepGraph", "build_graph", "BaseIndex",
+           "PREDICTED", "SOURCES"]
+
+#: Where a provide (or an edge) came from, most certain first. ``generated``: the requirement
+#: came from ``%generate_buildrequires``.
+SOURCES = ("spec", "built", "generated", "base-metadata", "convention")
+#: Sources that are predictions, not facts.
+PREDICTED = frozenset({"base-metadata", "convention"})
+
+
+class BaseIndex(Protocol):
+    """What the base distribution provides (:class:`streambuild.baserepo.BaseProvides` is one)."""
+
+    def satisfies(self, requirement: SimpleDep) -> bool:
+        """Whether some base package meets ``requirement`` (versions compared by rpm's rules)."""
 
 
 @dataclass(frozen=True)
 class ComponentFacts:
-    """What analysis found for one component: raw BuildRequires and Provides strings."""
+    """What is known of one component: BuildRequires and Provides strings, and where they came from.
+
+    ``provide_sources`` runs parallel to ``provides`` (``spec`` where it is shorter);
+    ``dynamic`` names the BuildRequires that ``%generate_buildrequires`` adds.
+    """
 
     name: str
     buildrequires: Tuple[str, ...]
     provides: Tuple[str, ...]
+    provide_sources: Tuple[str, ...] = ()
+    dynamic: FrozenSet[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Link:
+    """One reason for an edge: ``requirement`` (a BuildRequires) is met by ``provide``, known from ``source``."""
+
+    requirement: str
+    provide: str
+    source: str
+
+    @property
+    def predicted(self) -> bool:
+        return self.source in PREDICTED
 
 
 @dataclass(frozen=True)
@@ -51,13 +89,46 @@ class Edge:
     """``dependent`` needs ``dependency``: its BuildRequires ``capabilities`` are provided by it.
 
     ``soft`` is true when the base distribution can also satisfy every BuildRequires that made
-    this edge, so the dependent can be built against the base instead.
+    this edge, so the dependent can be built against the base instead. ``links`` say which
+    requirement met which provide, and how that provide is known.
     """
 
     dependent: str
     dependency: str
     capabilities: Tuple[str, ...]
     soft: bool
+    links: Tuple[Link, ...] = field(default=(), compare=False)
+
+    @property
+    def source(self) -> str:
+        """The most certain way this edge is known (``spec`` before ``convention``)."""
+        known = {link.source for link in self.links} or {"spec"}
+        return min(known, key=SOURCES.index)
+
+    @property
+    def predicted(self) -> bool:
+        """Only predictions make this edge (no link is a fact)."""
+        return bool(self.links) and all(link.predicted for link in self.links)
+
+
+@dataclass(frozen=True)
+class Unmet:
+    """A versioned BuildRequires of ``dependent`` that names what the set provides, in no version that meets it."""
+
+    dependent: str
+    requirement: str
+    offered: Tuple[Tuple[str, str, str], ...]  # (component, provide, source)
+    base_satisfies: bool
+
+    @property
+    def certain(self) -> bool:
+        """Some offered provide is a fact (spec or built), not a prediction."""
+        return any(source not in PREDICTED for _c, _p, source in self.offered)
+
+    def describe(self) -> str:
+        offers = "; ".join(f"the stream's {c} provides {p}" + (f" ({s})" if s in PREDICTED else "")
+                           for c, p, s in self.offered[:3])
+        return f"{self.dependent} needs {self.requirement}; {offers}"
 
 
 @dataclass(frozen=True)
@@ -222,8 +293,11 @@ class DepGraph:
     input order of the dependency).
     """
 
-    def __init__(self, names: Sequence[str], edges: Mapping[str, Mapping[str, Edge]]) -> None:
+    def __init__(self, names: Sequence[str], edges: Mapping[str, Mapping[str, Edge]],
+                 unmet: Sequence[Unmet] = ()) -> None:
         self.names: Tuple[str, ...] = tuple(names)
+        #: Versioned requirements the set names but cannot meet (see :class:`Unmet`).
+        self.unmet: Tuple[Unmet, ...] = tuple(unmet)
         self._order: Dict[str, int] = {n: i for i, n in enumerate(self.names)}
         if len(self._order) != len(self.names):
             raise ValueError("component names must be unique")
@@ -401,76 +475,137 @@ def _soft_friendly_order(
     return position
 
 
-def build_graph(
-    facts: Iterable[ComponentFacts],
-    base_provides: Callable[[str], bool] = _no_base,
-) -> DepGraph:
-    """Build the graph of a set: B -> A when a BuildRequires name of B is provided by A.
+BaseLike = Union[BaseIndex, Callable[[str], bool]]
 
-    ``base_provides(capability_name)`` says whether the base distribution provides a
-    capability; it decides which edges are soft. A component's own provides never make an
-    edge to itself. Two components with the same name are a :class:`PlanError`.
+
+def _base_leaf(base: BaseLike) -> Callable[[SimpleDep], bool]:
+    """``base`` as a test of one simple requirement: an index's ``satisfies``, or a name test."""
+    satisfies = getattr(base, "satisfies", None)
+    if satisfies is not None:
+        return satisfies  # type: ignore[no-any-return]
+    by_name: Callable[[str], bool] = base  # type: ignore[assignment]
+    return lambda leaf: bool(by_name(leaf.name))
+
+
+def build_graph(facts: Iterable[ComponentFacts], base_provides: BaseLike = _no_base) -> DepGraph:
+    """Build the graph of a set: B -> A when a BuildRequires of B is provided by A.
+
+    Versions are compared by rpm's own rules: ``foo >= 2.11`` is provided by ``foo = 2.11.0``,
+    not by ``foo = 2.10.2``; a requirement the set names only in versions that do not meet it
+    is recorded in :attr:`DepGraph.unmet`. ``base_provides`` says what the base distribution
+    provides (a :class:`BaseIndex`, or a test of capability names); it decides which edges are
+    soft. A component's own provides never make an edge to itself. Two components with the
+    same name are a :class:`PlanError`.
     """
     with _gc_paused():
-        return _build_graph(list(facts), base_provides)
+        return _build_graph(list(facts), _base_leaf(base_provides))
 
 
-def _build_graph(facts: List[ComponentFacts], base_provides: Callable[[str], bool]) -> DepGraph:
+_Offer = Tuple[str, Capability, str]  # component, provide, source
+
+
+def _build_graph(facts: List[ComponentFacts], base_leaf: Callable[[SimpleDep], bool]) -> DepGraph:
     order: Dict[str, int] = {}
     for i, f in enumerate(facts):
         if f.name in order:
             raise PlanError(f"component {f.name!r} appears twice in the set")
         order[f.name] = i
 
-    providers: Dict[str, List[str]] = {}
+    providers: Dict[str, List[_Offer]] = {}
     for f in facts:
-        name = f.name
-        for p in f.provides:
-            cap = provide_name(p)
-            if not cap:
+        sources = f.provide_sources
+        for index, p in enumerate(f.provides):
+            offer = _capability(p)
+            if not offer.name:
                 continue
-            who = providers.get(cap)
-            if who is None:
-                providers[cap] = [name]
-            elif who[-1] != name:  # a component provides the same name once per version string
-                who.append(name)
+            providers.setdefault(offer.name, []).append((f.name, offer, sources[index] if index < len(sources) else "spec"))
 
     base_cache: Dict[str, bool] = {}
 
     def base_satisfies(dep: str) -> bool:
         hit = base_cache.get(dep)
         if hit is None:
-            hit = base_cache[dep] = satisfied_by(dep, base_provides)
+            node = parse_dependency(dep)
+            hit = base_cache[dep] = node is not None and satisfied(node, base_leaf)
         return hit
 
     edges: Dict[str, Dict[str, Edge]] = {}
+    unmet: List[Unmet] = []
     for f in facts:
         b = f.name
+        links_of: Dict[str, List[Link]] = {}
         caps_of: Dict[str, List[str]] = {}
         soft_of: Dict[str, bool] = {}
         for dep in f.buildrequires:
-            names = capability_names(dep)
+            node = parse_dependency(dep)
+            if node is None:
+                continue
             soft: Optional[bool] = None
-            for cap in names:
-                who = providers.get(cap)
-                if who is None:
+            dynamic = dep in f.dynamic
+            for leaf in leaves(node):
+                offers = providers.get(leaf.name) or _under_prefix(providers, leaf.name)
+                if not offers:
                     continue
-                for a in who:
-                    if a == b:
+                wanted = Capability(leaf.name, leaf.operator, leaf.version) if leaf.operator and leaf.version else None
+                met = False
+                for a, offer, source in offers:
+                    if a == b or (wanted is not None and not overlaps(wanted, offer)):
                         continue
+                    met = True
                     if soft is None:
                         soft = base_satisfies(dep)
-                    caps = caps_of.get(a)
-                    if caps is None:
-                        caps_of[a] = [cap]
-                        soft_of[a] = soft
-                    else:
-                        if cap not in caps:
-                            caps.append(cap)
-                        if not soft:
-                            soft_of[a] = False
+                    label = source if source in PREDICTED or not dynamic else "generated"
+                    link = Link(dep, str(offer), label)
+                    if a not in caps_of:
+                        caps_of[a], links_of[a], soft_of[a] = [leaf.name], [link], soft
+                        continue
+                    if leaf.name not in caps_of[a]:
+                        caps_of[a].append(leaf.name)
+                    if link not in links_of[a]:
+                        links_of[a].append(link)
+                    if not soft:
+                        soft_of[a] = False
+                if not met and wanted is not None and isinstance(node, SimpleDep):
+                    others = tuple((a, str(o), s) for a, o, s in offers if a != b)
+                    if others:
+                        unmet.append(Unmet(b, dep, others, base_satisfies(dep)))
         out: Dict[str, Edge] = {}
         for a in sorted(caps_of, key=order.__getitem__):
-            out[a] = Edge(b, a, tuple(caps_of[a]), soft_of[a])
+            out[a] = Edge(b, a, tuple(caps_of[a]), soft_of[a], tuple(links_of[a]))
         edges[b] = out
-    return DepGraph([f.name for f in facts], edges)
+    return DepGraph([f.name for f in facts], edges, unmet)
+
+
+def _under_prefix(providers: Mapping[str, List[_Offer]], name: str) -> Optional[List[_Offer]]:
+    """Offers of a path-like capability's parents: ``golang(a/b/c)`` is met by ``golang(a/b/...)``.
+
+    Only predictions are written that way (a Go ``-devel`` package provides every import path
+    under its own, which no spec lists).
+    """
+    open_at = name.find("(")
+    if open_at < 0 or not name.endswith(")") or "/" not in name:
+        return None
+    namespace, parts = name[:open_at], name[open_at + 1:-1].split("/")
+    for cut in range(len(parts) - 1, 0, -1):
+        found = providers.get(f"{namespace}({'/'.join(parts[:cut])}/...)")
+        if found:
+            return [(a, Capability(name), source) for a, _offer, source in found]
+    return None
+
+
+_CAPABILITY_CACHE: Dict[str, Capability] = {}
+
+
+def _capability(provide: str) -> Capability:
+    """A provide string as a :class:`Capability` (``"a = 1"``, ``"a"``; rpm prints blanks around the operator)."""
+    hit = _CAPABILITY_CACHE.get(provide)
+    if hit is None:
+        name = provide_name(provide)
+        words = provide.split()
+        if len(words) >= 3 and words[1] in ("<", "<=", "=", ">=", ">"):
+            hit = Capability(name, words[1], words[2])
+        else:
+            hit = Capability(name)
+        if len(_CAPABILITY_CACHE) < 1 << 18:
+            _CAPABILITY_CACHE[provide] = hit
+    return hit

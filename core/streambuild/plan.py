@@ -1,18 +1,22 @@
-"""The plan: components in dependency order, with batches and the critical path.
+"""The plan: components in dependency order, with batches, the critical path, and why each edge is there.
 
-Edges come from the analyses (B needs A when a BuildRequires of B is provided by
-A); cycles are broken where the base can satisfy the edge, and the order is a DAG
-scheduled by critical-path priority. Batches are shown for people; the executor
-does not wait for a batch to finish.
+Edges come from the analyses (B needs A when a BuildRequires of B, static or generated, is
+provided by A, versions compared as rpm compares them), with A's Provides as they are best
+known (:mod:`streambuild.predict`: built, spec, base metadata, conventions). Cycles are broken
+where the base can satisfy the edge, and the order is a DAG scheduled by critical-path
+priority. Batches are shown for people; the executor does not wait for a batch to finish.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from dataclasses import dataclass, field
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from . import graph, scheduler
 from .analyse import Analysis
+from .baserepo import BaseProvides
+from .errors import PlanError
+from .predict import Predicted, predict
 
 
 @dataclass(frozen=True)
@@ -22,6 +26,12 @@ class PlannedComponent:
     buildonly: bool
     after: Tuple[str, ...]  # components it needs, directly
     analysis: Analysis
+    provides: Optional[Predicted] = field(default=None, compare=False)
+
+    @property
+    def exact(self) -> bool:
+        """Its Provides are known from its own built RPMs."""
+        return self.provides is not None and bool(self.provides.sources) and set(self.provides.sources) == {"built"}
 
 
 @dataclass(frozen=True)
@@ -32,29 +42,49 @@ class Plan:
     batches: Tuple[Tuple[str, ...], ...]
     critical_path: Tuple[str, ...]
     broken: Tuple[graph.Edge, ...]  # soft edges dropped to break cycles
+    edges: Tuple[graph.Edge, ...] = ()  # every edge kept, with its links
+    notes: Tuple[str, ...] = ()  # what the plan could not know for sure ("the order may be incomplete")
+    durations: Mapping[str, Tuple[float, str]] = field(default_factory=dict)  # estimate, and where it came from
+
+    def __post_init__(self) -> None:
+        index = {c.name: c for c in self.components}
+        object.__setattr__(self, "_index", index)
+        object.__setattr__(self, "_position", {c.name: i for i, c in enumerate(self.components)})
+        object.__setattr__(self, "_closures", {})
 
     @property
     def dependencies(self) -> Dict[str, Tuple[str, ...]]:
         return {c.name: c.after for c in self.components}
 
     def component(self, name: str) -> PlannedComponent:
-        for comp in self.components:
-            if comp.name == name:
-                return comp
-        raise KeyError(name)
+        return self._index[name]  # type: ignore[attr-defined,no-any-return]
 
     def closure(self, name: str) -> List[str]:
-        """Every component ``name`` needs, directly or not, in build order."""
-        deps = self.dependencies
+        """Every component ``name`` needs, directly or not, in build order (computed once per name)."""
+        closures: Dict[str, List[str]] = self._closures  # type: ignore[attr-defined]
+        hit = closures.get(name)
+        if hit is not None:
+            return list(hit)
+        index: Dict[str, PlannedComponent] = self._index  # type: ignore[attr-defined]
         seen: Dict[str, None] = {}
-        stack = list(deps[name])
+        stack = list(index[name].after)
         while stack:
             item = stack.pop()
             if item not in seen:
                 seen[item] = None
-                stack.extend(deps[item])
-        order = {c.name: i for i, c in enumerate(self.components)}
-        return sorted(seen, key=order.__getitem__)
+                stack.extend(index[item].after)
+        position: Dict[str, int] = self._position  # type: ignore[attr-defined]
+        closures[name] = sorted(seen, key=position.__getitem__)
+        return list(closures[name])
+
+    def edge_entries(self) -> List[Dict[str, object]]:
+        """One entry per reason of every edge: ``from`` is built before ``to``."""
+        out: List[Dict[str, object]] = []
+        for edge in self.edges:
+            for link in edge.links or (graph.Link(", ".join(edge.capabilities), "", "spec"),):
+                out.append({"from": edge.dependency, "to": edge.dependent, "capability": link.requirement,
+                            "provide": link.provide, "source": link.source, "predicted": link.predicted})
+        return out
 
     def to_json(self) -> Dict[str, object]:
         return {
@@ -67,16 +97,23 @@ class Plan:
                     "buildonly": c.buildonly,
                     "after": list(c.after),
                     "version": f"{c.analysis.version}-{c.analysis.release}",
-                    "packages": list(c.analysis.packages),
+                    "packages": list(c.analysis.package_names),
+                    "provides_known_from": sorted(set(c.provides.sources)) if c.provides else ["spec"],
+                    "approximate": list(c.analysis.approximate),
+                    "dynamic_buildrequires": c.analysis.dynamic.to_json() if c.analysis.dynamic else None,
+                    "duration_estimate": dict(zip(("seconds", "source"), self.durations[c.name]))
+                    if c.name in self.durations else None,
                 }
                 for c in self.components
             ],
+            "edges": self.edge_entries(),
             "batches": [list(b) for b in self.batches],
             "critical_path": list(self.critical_path),
             "broken_edges": [
                 {"component": e.dependent, "built_before": e.dependency, "capabilities": list(e.capabilities)}
                 for e in self.broken
             ],
+            "notes": list(self.notes),
         }
 
     def to_dot(self) -> str:
@@ -86,9 +123,9 @@ class Plan:
             style = ' style="dashed"' if comp.buildonly else ""
             color = ' color="red"' if comp.name in critical else ""
             lines.append(f'  "{comp.name}" [shape=box{style}{color}];')
-        for comp in self.components:
-            for dep in comp.after:
-                lines.append(f'  "{dep}" -> "{comp.name}";')
+        for edge in self.edges:
+            label = "" if edge.source == "spec" else f' [label="{edge.source}"{" style=dashed" if edge.predicted else ""}]'
+            lines.append(f'  "{edge.dependency}" -> "{edge.dependent}"{label};')
         for edge in self.broken:
             caps = ", ".join(edge.capabilities)
             lines.append(f'  "{edge.dependency}" -> "{edge.dependent}" [style="dotted" label="base: {caps}"];')
@@ -100,12 +137,42 @@ class Plan:
         for index, batch in enumerate(self.batches, start=1):
             out.append(f"  batch {index}: {', '.join(batch)}")
         out.append(f"  critical path: {' -> '.join(self.critical_path)}")
+        certain = [e for e in self.edges if not e.predicted]
+        predicted = [e for e in self.edges if e.predicted]
+        if certain:
+            out.append("  edges (known):")
+            out += [f"    {_edge_line(e)}" for e in certain]
+        if predicted:
+            out.append("  edges (predicted: the Provides are not built yet):")
+            out += [f"    {_edge_line(e)}" for e in predicted]
         for edge in self.broken:
             out.append(
                 f"  cycle broken: {edge.dependent} is built against the base's "
                 f"{', '.join(edge.capabilities)} before {edge.dependency}"
             )
+        for note in self.notes:
+            out.append(f"  note: {note}")
         return "\n".join(out)
+
+
+def _edge_line(edge: graph.Edge) -> str:
+    reasons = []
+    for link in edge.links[:3]:
+        reasons.append(f"{link.requirement} [{link.source}]")
+    more = f" and {len(edge.links) - 3} more" if len(edge.links) > 3 else ""
+    return f"{edge.dependent} after {edge.dependency}: {', '.join(reasons) or ', '.join(edge.capabilities)}{more}"
+
+
+def unmet_error(unmet: Sequence[graph.Unmet]) -> Optional[PlanError]:
+    """The plan-time error for versioned requirements the stream names but cannot meet, if any must stop it.
+
+    One stops the plan when a fact (not a prediction) says the stream's version is wrong and
+    the base cannot meet the requirement either.
+    """
+    fatal = [u for u in unmet if u.certain and not u.base_satisfies]
+    if not fatal:
+        return None
+    return PlanError("; ".join(u.describe() for u in fatal))
 
 
 def make_plan(
@@ -114,12 +181,30 @@ def make_plan(
     analyses: Mapping[str, Analysis],
     commits: Mapping[str, str],
     buildonly: Mapping[str, bool],
-    base_provides: Callable[[str], bool] = lambda cap: False,
+    base_provides: "graph.BaseLike" = lambda cap: False,
     durations: Optional[Mapping[str, float]] = None,
+    built: Optional[Mapping[str, Mapping[str, Sequence[str]]]] = None,
+    python_version: str = "3",
+    notes: Sequence[str] = (),
+    duration_sources: Optional[Mapping[str, str]] = None,
 ) -> Plan:
-    """Order ``analyses`` (in manifest order) into a plan; raise PlanError for a cycle the base cannot break."""
+    """Order ``analyses`` (in manifest order) into a plan.
+
+    ``built`` maps components already built with these sources to their binary packages'
+    real Provides; the rest are predicted. Raises :class:`PlanError` for a cycle the base
+    cannot break and for a versioned requirement the stream cannot meet.
+    """
     names: Sequence[str] = list(analyses)
-    dep_graph = graph.build_graph((analyses[n].facts for n in names), base_provides)
+    index = base_provides if isinstance(base_provides, BaseProvides) else None
+    predicted = {n: predict(analyses[n], index, (built or {}).get(n), python_version) for n in names}
+    dep_graph = graph.build_graph((predicted[n].facts(analyses[n]) for n in names), base_provides)
+    error = unmet_error(dep_graph.unmet)
+    if error is not None:
+        raise error
+    all_notes: List[str] = list(notes)
+    for unmet in dep_graph.unmet:
+        if not (unmet.certain and not unmet.base_satisfies):
+            all_notes.append(unmet.describe() + (": the base meets it" if unmet.base_satisfies else ""))
     dag = dep_graph.to_dag(restore_soft=True)
     deps = {n: tuple(sorted(dag.dependencies.get(n, ()))) for n in names}
     batches = scheduler.topological_batches(deps)
@@ -128,6 +213,11 @@ def make_plan(
     manifest_order = {name: index for index, name in enumerate(names)}
     ordered = sorted(names, key=lambda n: (position[n], manifest_order[n]))
     components = tuple(
-        PlannedComponent(n, commits[n], bool(buildonly.get(n)), deps[n], analyses[n]) for n in ordered
+        PlannedComponent(n, commits[n], bool(buildonly.get(n)), deps[n], analyses[n], predicted[n]) for n in ordered
     )
-    return Plan(stream, base, components, tuple(tuple(b) for b in batches), tuple(path), tuple(dag.broken))
+    broken = set((e.dependent, e.dependency) for e in dag.broken)
+    kept = tuple(e for e in dep_graph.iter_edges() if (e.dependent, e.dependency) not in broken)
+    estimate = {n: (float((durations or {}).get(n, 1.0)), (duration_sources or {}).get(n, "default")) for n in names}
+    return Plan(stream, base, components, tuple(tuple(b) for b in batches), tuple(path), tuple(dag.broken), kept,
+                tuple(all_notes), estimate)
+

@@ -14,7 +14,7 @@ import json
 import os
 import shutil
 from dataclasses import dataclass
-from typing import Optional, Sequence, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from .workdir import write_json
 
@@ -31,6 +31,12 @@ def result_key(
     dependency_keys: Sequence[str],
 ) -> str:
     data = [RESULT_VERSION, name, commit, source_digest, base, list(macros), backend, sorted(dependency_keys)]
+    return hashlib.sha256(json.dumps(data).encode()).hexdigest()
+
+
+def facts_key(name: str, source_digest: str, base: str, macros: Sequence[Tuple[str, str]]) -> str:
+    """What decides what a component's RPMs provide: its sources, its base and its macros (not its backend)."""
+    data = [RESULT_VERSION, name, source_digest, base, list(macros)]
     return hashlib.sha256(json.dumps(data).encode()).hexdigest()
 
 
@@ -89,11 +95,29 @@ class ResultStore:
         assert stored is not None
         return stored
 
+    def _provides_path(self, name: str, key: str) -> str:
+        return os.path.join(self.root, name, f"provides-{key}.json")
+
+    def put_provides(self, name: str, key: str, provides: Mapping[str, Sequence[str]]) -> None:
+        """Record the real Provides of a component's binary packages (by :func:`facts_key`)."""
+        write_json(self._provides_path(name, key), {name_: list(p) for name_, p in sorted(provides.items())})
+
+    def built_provides(self, name: str, key: str) -> Optional[Dict[str, List[str]]]:
+        """What a build with these sources provided, by binary package; ``None`` before the first build."""
+        try:
+            with open(self._provides_path(name, key)) as handle:
+                data = json.load(handle)
+        except (OSError, ValueError):
+            return None
+        if not isinstance(data, dict) or not all(isinstance(v, list) for v in data.values()):
+            return None
+        return {str(k): [str(p) for p in v] for k, v in data.items()}
+
     def last_duration(self, name: str) -> Optional[float]:
         """How long the newest stored build of ``name`` took (a scheduling estimate)."""
         best: Optional[Tuple[float, float]] = None
         try:
-            keys = os.listdir(os.path.join(self.root, name))
+            keys = [k for k in os.listdir(os.path.join(self.root, name)) if not k.startswith("provides-")]
         except OSError:
             return None
         for key in keys:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -25,7 +26,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from .errors import EnvironmentProblem
 
-__all__ = ["Sandbox", "available", "enabled", "command", "DISABLE_VARIABLE"]
+__all__ = ["Sandbox", "available", "enabled", "command", "run", "DISABLE_VARIABLE"]
 
 #: The environment variable that turns the sandbox off (value ``off``).
 DISABLE_VARIABLE = "STREAM_BUILD_SANDBOX"
@@ -52,6 +53,8 @@ class Sandbox:
     :param network: share the host's network (default: a network namespace with only ``lo``).
     :param env: variables added to :data:`BASE_ENV`.
     :param chdir: the working directory inside (default ``/``).
+    :param fedora_shell: ``/bin/sh`` is bash inside, as on Fedora (Debian's is dash, and Fedora's
+        specs use bash in ``%(...)``: ``${c:0:7}``, ``${t,,}``).
     """
 
     writable: Tuple[str, ...] = ()
@@ -59,6 +62,7 @@ class Sandbox:
     network: bool = False
     env: Mapping[str, str] = field(default_factory=dict)
     chdir: Optional[str] = None
+    fedora_shell: bool = False
 
 
 def enabled() -> bool:
@@ -137,7 +141,36 @@ def command(sandbox: Sandbox, argv: Sequence[str], what: str = "a sandboxed comm
         cmd += ["--bind", real, real]
         if real != path and _under(path, "/tmp"):
             cmd += ["--bind", real, path]
+    if sandbox.fedora_shell:
+        shell, bash = os.path.realpath("/bin/sh"), shutil.which("bash")
+        if bash and os.path.basename(shell) != "bash":
+            cmd += ["--ro-bind", os.path.realpath(bash), shell]
     for name, value in {**BASE_ENV, **dict(sandbox.env)}.items():
         cmd += ["--setenv", name, value]
     cmd += ["--chdir", sandbox.chdir or "/", "--", *argv]
     return cmd
+
+
+def run(sandbox: Sandbox, argv: Sequence[str], what: str, timeout: float,
+        stdin: Optional[bytes] = None) -> Optional["subprocess.CompletedProcess[bytes]"]:
+    """Run ``argv`` confined, its output captured; ``None`` when it is still running after ``timeout`` s.
+
+    A command that overstays is killed with everything it started (its own session, and
+    bubblewrap's ``--die-with-parent``).
+    """
+    cmd = command(sandbox, argv, what)
+    try:
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    except FileNotFoundError as exc:
+        raise EnvironmentProblem(f"{what}: cannot start {cmd[0]}: {exc.strerror}") from None
+    try:
+        out, err = proc.communicate(stdin, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        proc.communicate()
+        return None
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)

@@ -11,13 +11,14 @@ from __future__ import annotations
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from . import check as policy_check
 from . import journal as journal_mod
 from . import lock as lock_mod
-from .analyse import AnalysisCache, SpecJob, analyse_all
+from . import dynamic
+from .analyse import Analysis, AnalysisCache, SpecJob, analyse_all
 from .baserepo import BaseProvides
 from .build import BuildReport, Executor, StreamJob
 from .errors import BuildFailed, InputError, LockError
@@ -26,7 +27,7 @@ from .manifest import Component, Manifest, load_manifest
 from .plan import Plan, make_plan
 from .plugins import Plugins, make_plugins
 from .publish import Published, publish
-from .results import ResultStore
+from .results import ResultStore, facts_key
 from .sources import PreparedSource, prepare
 from .workdir import WorkDir
 
@@ -41,6 +42,7 @@ class Planned:
     plan: Plan
     sources: Mapping[str, PreparedSource]
     macros: Mapping[str, Tuple[Tuple[str, str], ...]]
+    base: Optional[BaseProvides] = None
 
 
 class Stream:
@@ -105,19 +107,59 @@ class Stream:
         lock = self.lock(mode)
         sources = self.prepare(lock)
         macros = {c.name: self.macros_for(c) for c in self.manifest.components}
-        jobs = [SpecJob(c.name, sources[c.name].spec_path, macros[c.name], sources[c.name].digest) for c in self.manifest.components]
-        analyses = analyse_all(jobs, AnalysisCache(self.workdir.path("analysis")))
+        jobs = [SpecJob(c.name, sources[c.name].spec_path, macros[c.name], sources[c.name].digest)
+                for c in self.manifest.components]
+        cache = AnalysisCache(self.workdir.path("analysis"))
+        analyses = self._with_dynamic(jobs, analyse_all(jobs, cache), sources, cache)
+        base = self.base_index(analyses.values())
         store = ResultStore(self.workdir.results)
+        built: Dict[str, Dict[str, List[str]]] = {}
+        for c in self.manifest.components:
+            known = store.built_provides(c.name, facts_key(c.name, sources[c.name].digest, self.manifest.base.name,
+                                                           macros[c.name]))
+            if known is not None:
+                built[c.name] = known
+        notes = [note for a in analyses.values() if a.dynamic for note in a.dynamic.notes]
+        approximate = sorted(a.name for a in analyses.values() if a.approximate)
+        if approximate:
+            notes.append(f"{len(approximate)} of {len(analyses)} specs were analysed with stream-build's stand-ins for "
+                         "Fedora macros this host lacks (approximate; see 'plan --json')")
         plan = make_plan(
             self.manifest.name,
             self.manifest.base.name,
             analyses,
             {c.name: c.commit for c in lock.components},
             {c.name: c.buildonly for c in self.manifest.components},
-            BaseProvides.from_repos(self.manifest.base_repos, self.workdir.path("base-repos")) if self.manifest.base_repos else (lambda cap: False),
+            base if base is not None else (lambda cap: False),
             {c.name: store.last_duration(c.name) or 1.0 for c in self.manifest.components},
+            built=built,
+            python_version=self.manifest.base.python3_version,
+            notes=notes,
         )
-        return Planned(lock, plan, sources, macros)
+        return Planned(lock, plan, sources, macros, base)
+
+    def base_index(self, analyses: Iterable[Analysis] = ()) -> Optional[BaseProvides]:
+        """What the base's repositories (``base_repos:``) provide; ``None`` when the manifest lists none."""
+        if not self.manifest.base_repos:
+            return None
+        files = {dep for a in analyses for dep in a.all_buildrequires if dep.startswith("/")}
+        return BaseProvides.from_repos(self.manifest.base_repos, self.workdir.path("base-repos"), files)
+
+    def _with_dynamic(self, jobs: Sequence[SpecJob], analyses: Dict[str, Analysis],
+                      sources: Mapping[str, PreparedSource], cache: AnalysisCache) -> Dict[str, Analysis]:
+        """Each analysis with what its ``%generate_buildrequires`` adds, as far as planning can learn it."""
+        todo = [j for j in jobs if analyses[j.name].generators and analyses[j.name].dynamic is None]
+        python = self.manifest.base.python3_version
+
+        def one(job: SpecJob) -> Tuple[str, Analysis]:
+            found = dynamic.plan_time(job.name, analyses[job.name], sources[job.name].directory, python)
+            updated = replace(analyses[job.name], dynamic=found)
+            cache.put(job, updated)
+            return job.name, updated
+
+        with ThreadPoolExecutor(max_workers=max(1, min(len(todo), os.cpu_count() or 2))) as pool:
+            done = dict(pool.map(one, todo))
+        return {name: done.get(name, analysis) for name, analysis in analyses.items()}
 
     # -- build and publish ----------------------------------------------------
 

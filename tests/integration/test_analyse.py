@@ -45,7 +45,7 @@ def test_base_macros_decide_buildrequires_and_provides(tmp_path):
     path.write_text(CONDITIONAL)
     new = analyse_spec(_job(path))
     assert sorted(new.buildrequires) == ["(python3-foo or python3-bar)", "new-toolchain >= 2"]
-    assert new.release == "1.fc44" and new.packages == ("python3-cond",)
+    assert new.release == "1.fc44" and new.package_names == ("python3-cond",)
     assert "python3dist(cond) = 1" in new.provides and "python3-cond = 1-1.fc44" in new.provides
     old = analyse_spec(_job(path, "fedora-42-x86_64"))
     assert "old-toolchain" in old.buildrequires and "new-toolchain >= 2" not in old.buildrequires

@@ -57,7 +57,7 @@ def test_rich_dependency_makes_an_edge_to_every_operand_provider() -> None:
             comp("x"),
             comp("y"),
             comp("cond"),
-            comp("b", ["(x >= 2 or y)"]),
+            comp("b", ["(x >= 1 or y)"]),
             comp("c", ["(x if cond)"]),
         ]
     )

@@ -86,3 +86,10 @@ def test_missing_bubblewrap_is_an_environment_problem(monkeypatch: pytest.Monkey
         sandbox.command(sandbox.Sandbox(), ["true"], "spec analysis")
     assert info.value.exit_code == 4
     assert "apt install bubblewrap" in str(info.value) and sandbox.DISABLE_VARIABLE in str(info.value)
+
+
+@needs_bwrap
+def test_fedora_shell_is_bash() -> None:
+    box = sandbox.Sandbox(fedora_shell=True)
+    proc = subprocess.run(sandbox.command(box, ["/bin/sh", "-c", 't=ABC; echo ${t,,}']), capture_output=True, text=True)
+    assert proc.stdout.strip() == "abc", proc.stderr

@@ -182,3 +182,152 @@ def read_header(path: str) -> PackageHeader:
 def read_headers(paths: Iterable[str]) -> List[PackageHeader]:
     """:func:`read_header` of each path, in order."""
     return [read_header(p) for p in paths]
+
+
+# -- spec parsing -----------------------------------------------------------------------------
+#
+# rpm keeps its macros in one global context per process: a parser resets it before each spec
+# (``rpm.reloadConfig``), so nothing one spec defines reaches the next. Parsing runs rpm's
+# macro engine, which runs shell (``%(...)``) and Lua: callers run it in a sandbox.
+
+
+@dataclass(frozen=True)
+class ParsedPackage:
+    name: str
+    provides: Tuple[str, ...]
+    requires: Tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ParsedSpec:
+    """What rpm's parser made of one spec: the source package and every binary package."""
+
+    name: str
+    epoch: Optional[int]
+    version: str
+    release: str
+    buildrequires: Tuple[str, ...]
+    packages: Tuple[ParsedPackage, ...]
+    sources: Tuple[str, ...]  # Source values (patches left out) by number, as rpm expanded them
+
+
+_SOURCE_FLAG = 1  # rpm's RPMBUILD_ISSOURCE in spec.sources (2 is a patch)
+
+
+class SpecParseError(Exception):
+    """rpm refused a spec; ``message`` is rpm's last error line (or a summary)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class SpecParser:
+    """rpm's spec parser in this process, with its log captured."""
+
+    def __init__(self) -> None:
+        import tempfile
+
+        module = require()
+        self._rpm = module
+        self._log = tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace")
+        module.setLogFile(self._log)
+        module.setVerbosity(module.RPMLOG_ERR)
+
+    @property
+    def rpm_version(self) -> Tuple[int, ...]:
+        parts = []
+        for piece in str(self._rpm.__version__).split(".")[:3]:
+            digits = "".join(c for c in piece if c.isdigit())
+            parts.append(int(digits or 0))
+        return tuple(parts)
+
+    def reset(self) -> None:
+        """Forget every macro defined since start-up (the host's configuration is read again)."""
+        self._rpm.reloadConfig()
+
+    def define(self, name: str, value: str) -> None:
+        self._rpm.addMacro(name, value)
+
+    def load(self, path: str) -> None:
+        """Read a macro file (``%{load:...}``)."""
+        self.expand("%{load:" + path + "}")
+
+    def is_defined(self, name: str) -> bool:
+        return self.expand("%{?" + name + ":1}") == "1"
+
+    def expand(self, text: str) -> str:
+        """``text`` with its macros expanded; :class:`SpecParseError` when rpm refuses it."""
+        try:
+            return str(self._rpm.expandMacro(text))
+        except self._rpm.error as exc:
+            errors = [line for line in self._take_log() if line.startswith("error:")]
+            raise SpecParseError(errors[-1][len("error:"):].strip() if errors else str(exc)) from None
+
+    def _take_log(self) -> List[str]:
+        self._log.flush()
+        self._log.seek(0)
+        lines = [line.rstrip("\n") for line in self._log.read().splitlines() if line.strip()]
+        self._log.seek(0)
+        self._log.truncate()
+        return lines
+
+    def parse(self, path: str) -> ParsedSpec:
+        """Parse the spec at ``path`` for any architecture; :class:`SpecParseError` with rpm's reason."""
+        module = self._rpm
+        self._take_log()
+        try:
+            spec = module.spec(path, module.RPMSPEC_ANYARCH | module.RPMSPEC_FORCE)
+        except (ValueError, module.error) as exc:
+            errors = [line for line in self._take_log() if line.startswith("error:")]
+            raise SpecParseError(errors[-1][len("error:"):].strip() if errors else str(exc)) from None
+        self._take_log()
+        head = spec.sourceHeader
+        source_name = _text(head[module.RPMTAG_NAME])
+        with_files = _packages_with_files(str(spec.parsed or ""), source_name)
+        packages = []
+        for package in spec.packages:
+            h = package.header
+            if _text(h[module.RPMTAG_NAME]) not in with_files:
+                continue  # no %files section: rpmbuild builds no package (as rpmspec --builtrpms says)
+            packages.append(ParsedPackage(
+                _text(h[module.RPMTAG_NAME]),
+                tuple(_strings(h, module.RPMTAG_PROVIDENEVRS)),
+                tuple(r for r in _strings(h, module.RPMTAG_REQUIRENEVRS) if not r.startswith("rpmlib(")),
+            ))
+        epoch = head[module.RPMTAG_EPOCH]
+        return ParsedSpec(
+            name=source_name,
+            epoch=int(epoch) if epoch is not None else None,
+            version=_text(head[module.RPMTAG_VERSION]),
+            release=_text(head[module.RPMTAG_RELEASE]),
+            buildrequires=tuple(r for r in _strings(head, module.RPMTAG_REQUIRENEVRS) if not r.startswith("rpmlib(")),
+            packages=tuple(packages),
+            sources=tuple(_text(value) for value, _number, _flags in sorted(
+                (s for s in spec.sources if s[2] & _SOURCE_FLAG), key=lambda s: s[1])),
+        )
+
+
+def _packages_with_files(parsed: str, source_name: str) -> set:
+    """The binary packages a parsed spec has a ``%files`` section for (``%files``, ``%files X``, ``%files -n X``)."""
+    names = set()
+    for line in parsed.splitlines():
+        if not line.startswith("%files") or (len(line) > 6 and not line[6].isspace()):
+            continue
+        words = line.split()[1:]
+        name, explicit, i = source_name, False, 0
+        while i < len(words):
+            word = words[i]
+            if word == "-n" and i + 1 < len(words):
+                name, explicit = words[i + 1], True
+                i += 2
+            elif word == "-f":
+                i += 2
+            elif word.startswith("-"):
+                i += 1
+            else:
+                if not explicit:
+                    name = f"{source_name}-{word}"
+                break
+        names.add(name)
+    return names

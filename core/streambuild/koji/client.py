@@ -80,7 +80,7 @@ def make_submission(job: StreamJob, key: str) -> hubapi.Submission:
         planned = job.plan.component(comp.name)
         comps.append(hubapi.SubmittedComponent(
             job.lock.component(comp.name), comp.buildonly, comp.replaces, comp.macros, comp.spec, comp.version,
-            comp.lookaside, tuple(planned.analysis.packages), tuple(planned.after)))
+            comp.lookaside, tuple(planned.analysis.package_names), tuple(planned.after)))
     install = job.manifest.install.packages if job.manifest.install else ()
     return hubapi.Submission(job.manifest.name, job.manifest.base, key, tuple(comps), job.manifest.macros, tuple(install))
 
