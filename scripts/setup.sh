@@ -37,3 +37,16 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]' \
   2> >(grep -v '^WARNING: Location' >&2)
+
+# Real sdists from PyPI for the tests that plan real Fedora specs with their real sources
+# (tests/data/sdists.txt); downloaded once, never committed.
+mkdir -p .cache/sdists
+sed -e 's/#.*//' -e '/^[[:space:]]*$/d' tests/data/sdists.txt | while read -r req; do
+  name=${req%%==*}; version=${req##*==}
+  ls .cache/sdists/"$name"-"$version".* >/dev/null 2>&1 && continue
+  .venv/bin/python -m pip download -q --disable-pip-version-check --no-deps --no-binary :all: \
+    -d .cache/sdists "$req" || echo "setup: could not download the sdist $req (its tests will be skipped)" >&2
+done
+
+# Byte-compile the project, so that the first run of each command does not pay for it.
+.venv/bin/python -m compileall -q core/streambuild >/dev/null

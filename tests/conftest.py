@@ -15,6 +15,7 @@ from typing import Dict, Iterator, List, Optional, Sequence
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "tests" / "data"
 sys.path.insert(0, str(ROOT / "examples"))
 
 import localforge  # noqa: E402
@@ -107,3 +108,31 @@ def cli(*args: str, cwd: Optional[Path] = None, timeout: float = 300) -> Result:
                           text=True, timeout=timeout, stdin=subprocess.DEVNULL)
     assert "Traceback" not in proc.stderr, proc.stderr
     return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+def build_rpms(spec_text: str, top: Path) -> List[Path]:
+    """Build the binary RPMs of ``spec_text`` with the real rpmbuild (rpm's generators run); return them."""
+    top.mkdir(parents=True, exist_ok=True)
+    spec_path = top / "package.spec"
+    spec_path.write_text(spec_text)
+    proc = subprocess.run(["rpmbuild", "--define", f"_topdir {top}", "-bb", str(spec_path)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return sorted((top / "RPMS").rglob("*.rpm"))
+
+
+def createrepo_zstd() -> Optional[str]:
+    """A createrepo_c that writes zstd metadata, as Fedora's repositories have (the PyPI wheel's)."""
+    candidate = Path(sys.executable).parent / "createrepo_c"
+    return str(candidate) if candidate.exists() else None
+
+
+def make_repo(directory: Path, rpms: Sequence[Path], compression: str = "zstd") -> Path:
+    """A repository of ``rpms`` made by the real createrepo_c, its metadata compressed as asked."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for rpm in rpms:
+        shutil.copy(rpm, directory / rpm.name)
+    tool = createrepo_zstd() if compression == "zstd" else "createrepo_c"
+    if tool is None:
+        pytest.skip("no createrepo_c that writes zstd metadata (pip install createrepo_c)")
+    subprocess.run([tool, "--quiet", "--general-compress-type", compression, str(directory)], check=True)
+    return directory

@@ -129,7 +129,8 @@ def _write_cache(path: Optional[str], data: dict) -> None:
 
 def read_repo(url: str, cache_dir: Optional[str] = None,
               files: Iterable[str] = ()) -> Tuple[List[BasePackage], Set[str]]:
-    """The packages of one repository, and which of ``files`` its packages hold.
+    """The packages of one repository, and the files it is known to hold: those ``primary`` lists, and
+    those of ``files`` that ``filelists`` lists.
 
     Files listed in ``primary`` (executables, ``/etc``) are always known; the others are
     looked up in ``filelists`` only when asked for.
@@ -147,7 +148,7 @@ def read_repo(url: str, cache_dir: Optional[str] = None,
     packages = [BasePackage(n, evr, arch, src, tuple(prov)) for n, evr, arch, src, prov in cached["packages"]]
     known = set(cached["files"])
     wanted = sorted({f for f in files if f.startswith("/")} - known)
-    found = {f for f in files if f in known}
+    found = set(known)
     if wanted:
         key = hashlib.sha256("\n".join(wanted).encode()).hexdigest()[:16]
         files_cache = os.path.join(cache_dir, f"{repo.digest}.files-{key}.json") if cache_dir else None

@@ -14,15 +14,21 @@ import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from . import scheduler
+from . import dynamic, scheduler
+from ._foreign import rpmlib
+from .audit import ComponentAudit, audit_build
 from .backends import Backend, BuildJob, BuildOutcome, log_tail
 from .base import Base
+from .baserepo import BaseProvides
+from .capabilities import leaves, parse_dependency
+from .errors import StreamBuildError
 from .plan import Plan
-from .results import ResultStore, StoredResult, result_key
+from .providers import ProviderIndex
+from .results import ResultStore, StoredResult, facts_key, result_key
 from .sources import PreparedSource
-from .workdir import WorkDir
+from .workdir import WorkDir, read_json, write_json
 
 Emit = Callable[[Mapping[str, Any]], None]
 
@@ -55,6 +61,13 @@ class ComponentResult:
 @dataclass
 class BuildReport:
     results: Dict[str, ComponentResult] = field(default_factory=dict)
+    audits: Dict[str, ComponentAudit] = field(default_factory=dict)
+    added_edges: List[Dict[str, str]] = field(default_factory=list)  # edges learned while building
+
+    @property
+    def findings(self) -> List[str]:
+        """What the series audit found: builds made against the base for what the stream provides."""
+        return [f for audit in self.audits.values() for f in audit.findings]
 
     @property
     def ok(self) -> bool:
@@ -101,6 +114,7 @@ class Executor:
         emit: Emit,
         jobs: int = 1,
         keep_going: bool = False,
+        base_index: Optional[BaseProvides] = None,
     ) -> None:
         self.plan = plan
         self.sources = sources
@@ -114,6 +128,18 @@ class Executor:
         self.store = ResultStore(workdir.results)
         self.report = BuildReport({c.name: ComponentResult(c.name) for c in plan.components})
         self._cancel = threading.Event()
+        self.base_index = base_index
+        #: dependencies learned while building (a requirement the plan did not know, met by the stream)
+        self.extra: Dict[str, List[str]] = {}
+        self.requirements: Dict[str, Tuple[str, ...]] = {}  # exact BuildRequires of each component
+        self.built: Dict[str, Dict[str, List[str]]] = {}  # real Provides by binary package, once built
+        self.index = ProviderIndex()  # the best-known Provides of every component
+        for comp in plan.components:
+            known = comp.provides
+            if known is not None:
+                self.index.add(comp.name, known.provides, known.sources)
+            else:
+                self.index.add(comp.name, comp.analysis.provides)
 
     def _set(self, name: str, state: str, **extra: Any) -> None:
         result = self.report.results[name]
@@ -129,15 +155,130 @@ class Executor:
             event["log_tail"] = log_tail(result.log)
         self.emit(event)
 
+    def _deps(self, name: str) -> Tuple[str, ...]:
+        return tuple(self.plan.component(name).after) + tuple(self.extra.get(name, ()))
+
+    def _closure(self, name: str) -> List[str]:
+        """Every component ``name`` needs, directly or not (late edges included), in build order."""
+        if name not in self.extra and not any(d in self.extra for d in self.plan.closure(name)):
+            return self.plan.closure(name)
+        seen: Dict[str, None] = {}
+        stack = list(self._deps(name))
+        while stack:
+            item = stack.pop()
+            if item not in seen:
+                seen[item] = None
+                stack.extend(self._deps(item))
+        order = {c.name: i for i, c in enumerate(self.plan.components)}
+        return sorted(seen, key=order.__getitem__)
+
     def _key(self, name: str) -> str:
         comp = self.plan.component(name)
-        dep_keys = [self.report.results[d].key or "" for d in comp.after]
+        dep_keys = [self.report.results[d].key or "" for d in self._deps(name)]
         return result_key(
             name, comp.commit, self.sources[name].digest, self.base.name, self.macros[name], self.backend.name, dep_keys
         )
 
     def _dependency_rpms(self, name: str) -> Tuple[str, ...]:
-        return tuple(p for dep in self.plan.closure(name) for p in self.report.results[dep].rpms)
+        return tuple(p for dep in self._closure(name) for p in self.report.results[dep].rpms)
+
+    # -- what is learned while building -----------------------------------------------------
+
+    def _facts_key(self, name: str) -> str:
+        return facts_key(name, self.sources[name].digest, self.base.name, self.macros[name])
+
+    def _requirements(self, name: str) -> Tuple[str, ...]:
+        """The exact BuildRequires of a component: its SRPM's, the generated ones included.
+
+        A spec whose ``%generate_buildrequires`` planning could not answer exactly gets one
+        generator round (``rpmbuild -br``, sandboxed) before it builds; the answer is kept.
+        """
+        analysis = self.plan.component(name).analysis
+        requires = analysis.all_buildrequires
+        if not analysis.generators or (analysis.dynamic is not None and analysis.dynamic.exact):
+            return requires
+        cache = self.workdir.path("generated", f"{name}-{self._facts_key(name)[:24]}.json")
+        found = read_json(cache)
+        if not isinstance(found, list):
+            scratch = self.workdir.tmp(f"generate-{name}-")
+            try:
+                source = self.sources[name]
+                found, why = dynamic.generator_round(name, source.spec_path, source.directory, self.macros[name], scratch)
+            finally:
+                shutil.rmtree(scratch, ignore_errors=True)
+            if found is None:
+                self.emit({"event": "note", "component": name,
+                           "message": f"{name}: {why}; its generated BuildRequires stay unknown"})
+                return requires
+            write_json(cache, found)
+        return tuple(dict.fromkeys((*found, *requires)))
+
+    def _needs(self, component: str, other: str) -> bool:
+        return other in self._closure(component)
+
+    def _late_dependencies(self, name: str, queue: scheduler.ReadyQueue) -> bool:
+        """Match a component's exact BuildRequires against what the stream provides now; return
+        whether it must wait for a component the plan did not order it after."""
+        requires = self.requirements[name] = self._requirements(name)
+        closure = set(self._closure(name))
+        late: Dict[str, Tuple[str, str, str]] = {}
+        for requirement in requires:
+            node = parse_dependency(requirement)
+            for leaf in leaves(node) if node is not None else ():
+                for other, provide, source in self.index.meeting(leaf, exclude=name)[0]:
+                    state = self.report.results[other].state
+                    if other in closure or other in late or state in ("failed", "skipped", "not-started"):
+                        continue
+                    if self._needs(other, name):
+                        continue  # a cycle: built against the base here; the audit says so
+                    late[other] = (requirement, str(provide), source)
+        if not late:
+            return False
+        self.extra.setdefault(name, []).extend(late)
+        for other, (requirement, provide, source) in late.items():
+            edge = {"component": name, "after": other, "capability": requirement, "provide": provide, "source": source}
+            self.report.added_edges.append(edge)
+            self.emit({"event": "edge-added", **edge})
+        waits = queue.wait_for(name, list(late))
+        if waits:
+            self.emit({"event": "component", "component": name, "state": "waiting",
+                       "message": "waits for " + ", ".join(f"{o} ({r})" for o, (r, _p, _s) in late.items())})
+        return waits
+
+    def _learn(self, name: str, rpms: Sequence[str]) -> None:
+        """Replace a component's predicted Provides with its RPMs' real ones."""
+        known = self.store.built_provides(name, self._facts_key(name))
+        if known is None:
+            known = {}
+            for path in rpms:
+                if path.endswith(".src.rpm"):
+                    continue
+                try:
+                    header = rpmlib.read_header(path)
+                except StreamBuildError:
+                    continue
+                known[header.name] = list(header.provides)
+            self.store.put_provides(name, self._facts_key(name), known)
+        self.built[name] = known
+        flat = [p for provides in known.values() for p in provides]
+        self.index.replace(name, flat, ["built"] * len(flat))
+
+    def _audit(self) -> None:
+        """The series audit of every component built or reused in this run."""
+        versions = {c.name: c.analysis.evr for c in self.plan.components}
+        host = "the host" if self.backend.name == "local" else f"the {self.backend.name} buildroot"
+        for comp in self.plan.components:
+            name = comp.name
+            if self.report.results[name].state not in ("done", "cached"):
+                continue
+            root = ProviderIndex()
+            for dep in self._closure(name):
+                flat = [p for provides in self.built.get(dep, {}).values() for p in provides]
+                root.add(dep, flat, ["built"] * len(flat))
+            audit = audit_build(name, self.requirements.get(name, comp.analysis.all_buildrequires), root, self.index,
+                                versions, self.base_index, host)
+            self.report.audits[name] = audit
+            self.emit({"event": "audit", **audit.to_json()})
 
     def _build(self, name: str, key: str) -> Tuple[BuildOutcome, Optional[StoredResult], float]:
         staged = self.workdir.tmp(f"result-{name}-")
@@ -170,11 +311,14 @@ class Executor:
             name = queue.pop()
             if name is None:
                 return
+            if self._late_dependencies(name, queue):
+                continue  # back to waiting, for a component the plan did not order it after
             key = self._key(name)
             self.report.results[name].key = key
             stored = self.store.get(name, key)
             if stored is not None:
                 self._set(name, "cached", rpms=stored.rpms, srpm=stored.srpm, log=stored.log)
+                self._learn(name, stored.rpms)
                 queue.done(name)
                 continue
             self._set(name, "building")
@@ -187,6 +331,7 @@ class Executor:
         outcome, stored, duration = finished
         if stored is not None:
             self._set(name, "done", rpms=stored.rpms, srpm=stored.srpm, log=stored.log, duration=duration)
+            self._learn(name, stored.rpms)
             queue.done(name)
             return True
         log = os.path.join(self.workdir.path("logs"), f"{name}.log")
@@ -222,4 +367,5 @@ class Executor:
         for name, result in self.report.results.items():
             if result.state == "waiting":
                 self._set(name, "not-started", message="stopped after a failure (use --keep-going)")
+        self._audit()
         return self.report

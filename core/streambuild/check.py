@@ -28,6 +28,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Dict, FrozenSet, List, Mapping, Optional, Sequence, Set, Tuple
 
 from . import acl, gitops
+from . import journal as journal_mod
 from .analyse import AnalysisCache, SpecJob, analyse_all
 from .baserepo import package_names
 from .errors import PolicyDenied
@@ -125,10 +126,19 @@ def policy_input(stream: "Stream", lock: Lock, packages: Mapping[str, Tuple[str,
 # -- running -----------------------------------------------------------------------
 
 
+def last_audit(journal_path: str, lock: Lock) -> Optional[Tuple[Tuple[str, Tuple[str, ...]], ...]]:
+    """The series audit of the last finished build of ``lock`` in a work directory (None: there is none)."""
+    last = journal_mod.last_run(journal_path)
+    if last is None or last.interrupted or last.start.get("lock") != lock.to_json() or not last.audits:
+        return None
+    return tuple((name, tuple(record.get("findings", ()))) for name, record in last.audits.items())
+
+
 def run_check(stream: "Stream", options: CheckOptions, mode: str = "auto") -> List[Finding]:
     """``stream-build check``: lock, analyse, and evaluate every registered rule (no plan needed)."""
     lock = stream.lock(mode)
-    data = policy_input(stream, lock, analysed_packages(stream, lock), options)
+    data = replace(policy_input(stream, lock, analysed_packages(stream, lock), options),
+                   audit=last_audit(stream.workdir.journal, lock))
     return evaluate(data, stream.plugins.registry.policy_rules)
 
 

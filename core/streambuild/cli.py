@@ -20,6 +20,7 @@ from . import journal as journal_mod
 from . import watch as watch_mod
 from .cliutil import emit_json as _emit_json
 from .cliutil import handle_errors
+from .audit import ComponentAudit
 from .errors import InputError
 from .manifest import load_manifest
 from .plugins import make_plugins
@@ -92,7 +93,9 @@ def lock(manifest: str, workdir: Optional[str], json_output: bool) -> None:
     else:
         for comp in result.components:
             click.echo(f"{comp.name:30} {comp.ref:24} {comp.commit}")
-        click.echo(f"wrote {stream.lock_path}")
+        for change in stream.lock_changes:
+            click.echo(f"changed: {change}")
+        click.echo(f"wrote {stream.lock_path}" if stream.lock_changes else f"{stream.lock_path} is up to date")
 
 
 @cli.command()
@@ -119,7 +122,9 @@ def plan(manifest: str, workdir: Optional[str], json_output: bool, locked: bool,
 
 def _summary(report: Any, json_output: bool) -> None:
     if json_output:
-        click.echo(json.dumps({"event": "summary", "components": [r.to_json() for r in report.results.values()]}))
+        click.echo(json.dumps({"event": "summary", "components": [r.to_json() for r in report.results.values()],
+                               "audit": [a.to_json() for a in report.audits.values()],
+                               "added_edges": report.added_edges, "findings": report.findings}))
         return
     for line in frontend.summary_lines(report):
         click.echo(line)
@@ -247,12 +252,17 @@ def status(manifest: str, workdir: Optional[str], json_output: bool) -> None:
     if last is None:
         raise InputError(f"no run recorded in {path}")
     state = "interrupted (continue with --resume)" if last.interrupted else f"finished: {last.ended.get('outcome')}"  # type: ignore[union-attr]
+    audits = {name: ComponentAudit.from_json(record) for name, record in last.audits.items()}
     if json_output:
-        _emit_json({"run": last.run, "state": state, "components": last.states})
+        _emit_json({"run": last.run, "state": state, "components": last.states,
+                    "audit": [a.to_json() for a in audits.values()], "added_edges": last.added_edges,
+                    "findings": [f for a in audits.values() for f in a.findings]})
         return
     click.echo(f"run {last.run}: {state}")
     for name, record in last.states.items():
         click.echo(f"  {name:30} {record.get('state')}")
+    for line in frontend.audit_lines(audits, last.added_edges):
+        click.echo(line)
 
 
 @cli.command()

@@ -249,4 +249,19 @@ def summary_lines(report: Any) -> List[str]:
         f"{report.count('done')} built, {report.count('cached')} unchanged (not rebuilt), "
         f"{report.count('failed')} failed, {report.count('skipped') + report.count('not-started')} not built"
     )
+    lines += audit_lines(getattr(report, "audits", {}), getattr(report, "added_edges", ()))
+    return lines
+
+
+def audit_lines(audits: Mapping[str, Any], added_edges: Sequence[Mapping[str, str]] = ()) -> List[str]:
+    """The series audit as people read it: how much the stream met, and every build against the base."""
+    if not audits and not added_edges:
+        return []
+    inside = sum(len(a.from_stream) for a in audits.values())
+    outside = sum(len(a.from_outside) for a in audits.values())
+    lines = [f"series audit: {inside} BuildRequires met by the stream, {outside} by the base or the host"]
+    for edge in added_edges:
+        lines.append(f"  learned while building: {edge['component']} waited for {edge['after']} ({edge['capability']})")
+    for audit in audits.values():
+        lines += [f"  warning: {finding}" for finding in audit.findings]
     return lines

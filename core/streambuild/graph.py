@@ -35,9 +35,9 @@ from typing import (
     Union,
 )
 
-from ._foreign.rpmlib import Capability, overlaps
-from .capabilities import SimpleDep, leaves, parse_dependency, provide_name, satisfied
+from .capabilities import SimpleDep, leaves, parse_dependency, satisfied
 from .errors import PlanError
+from .providers import ProviderIndex
 
 __all__ = ["ComponentFacts", "Link", "Edge", "Unmet", "DagResult", "DepGraph", "build_graph", "BaseIndex",
            "PREDICTED", "SOURCES"]
@@ -78,6 +78,7 @@ class Link:
     requirement: str
     provide: str
     source: str
+    generated: bool = False  # the requirement came from %generate_buildrequires
 
     @property
     def predicted(self) -> bool:
@@ -501,9 +502,6 @@ def build_graph(facts: Iterable[ComponentFacts], base_provides: BaseLike = _no_b
         return _build_graph(list(facts), _base_leaf(base_provides))
 
 
-_Offer = Tuple[str, Capability, str]  # component, provide, source
-
-
 def _build_graph(facts: List[ComponentFacts], base_leaf: Callable[[SimpleDep], bool]) -> DepGraph:
     order: Dict[str, int] = {}
     for i, f in enumerate(facts):
@@ -511,14 +509,9 @@ def _build_graph(facts: List[ComponentFacts], base_leaf: Callable[[SimpleDep], b
             raise PlanError(f"component {f.name!r} appears twice in the set")
         order[f.name] = i
 
-    providers: Dict[str, List[_Offer]] = {}
+    providers = ProviderIndex()
     for f in facts:
-        sources = f.provide_sources
-        for index, p in enumerate(f.provides):
-            offer = _capability(p)
-            if not offer.name:
-                continue
-            providers.setdefault(offer.name, []).append((f.name, offer, sources[index] if index < len(sources) else "spec"))
+        providers.add(f.name, f.provides, f.provide_sources)
 
     base_cache: Dict[str, bool] = {}
 
@@ -543,19 +536,12 @@ def _build_graph(facts: List[ComponentFacts], base_leaf: Callable[[SimpleDep], b
             soft: Optional[bool] = None
             dynamic = dep in f.dynamic
             for leaf in leaves(node):
-                offers = providers.get(leaf.name) or _under_prefix(providers, leaf.name)
-                if not offers:
-                    continue
-                wanted = Capability(leaf.name, leaf.operator, leaf.version) if leaf.operator and leaf.version else None
-                met = False
-                for a, offer, source in offers:
-                    if a == b or (wanted is not None and not overlaps(wanted, offer)):
-                        continue
-                    met = True
+                met, offered = providers.meeting(leaf, exclude=b)
+                for a, offer, source in met:
                     if soft is None:
                         soft = base_satisfies(dep)
                     label = source if source in PREDICTED or not dynamic else "generated"
-                    link = Link(dep, str(offer), label)
+                    link = Link(dep, str(offer), label, dynamic)
                     if a not in caps_of:
                         caps_of[a], links_of[a], soft_of[a] = [leaf.name], [link], soft
                         continue
@@ -565,47 +551,10 @@ def _build_graph(facts: List[ComponentFacts], base_leaf: Callable[[SimpleDep], b
                         links_of[a].append(link)
                     if not soft:
                         soft_of[a] = False
-                if not met and wanted is not None and isinstance(node, SimpleDep):
-                    others = tuple((a, str(o), s) for a, o, s in offers if a != b)
-                    if others:
-                        unmet.append(Unmet(b, dep, others, base_satisfies(dep)))
+                if offered and not met and isinstance(node, SimpleDep):
+                    unmet.append(Unmet(b, dep, tuple((a, str(o), s) for a, o, s in offered), base_satisfies(dep)))
         out: Dict[str, Edge] = {}
         for a in sorted(caps_of, key=order.__getitem__):
             out[a] = Edge(b, a, tuple(caps_of[a]), soft_of[a], tuple(links_of[a]))
         edges[b] = out
     return DepGraph([f.name for f in facts], edges, unmet)
-
-
-def _under_prefix(providers: Mapping[str, List[_Offer]], name: str) -> Optional[List[_Offer]]:
-    """Offers of a path-like capability's parents: ``golang(a/b/c)`` is met by ``golang(a/b/...)``.
-
-    Only predictions are written that way (a Go ``-devel`` package provides every import path
-    under its own, which no spec lists).
-    """
-    open_at = name.find("(")
-    if open_at < 0 or not name.endswith(")") or "/" not in name:
-        return None
-    namespace, parts = name[:open_at], name[open_at + 1:-1].split("/")
-    for cut in range(len(parts) - 1, 0, -1):
-        found = providers.get(f"{namespace}({'/'.join(parts[:cut])}/...)")
-        if found:
-            return [(a, Capability(name), source) for a, _offer, source in found]
-    return None
-
-
-_CAPABILITY_CACHE: Dict[str, Capability] = {}
-
-
-def _capability(provide: str) -> Capability:
-    """A provide string as a :class:`Capability` (``"a = 1"``, ``"a"``; rpm prints blanks around the operator)."""
-    hit = _CAPABILITY_CACHE.get(provide)
-    if hit is None:
-        name = provide_name(provide)
-        words = provide.split()
-        if len(words) >= 3 and words[1] in ("<", "<=", "=", ">=", ">"):
-            hit = Capability(name, words[1], words[2])
-        else:
-            hit = Capability(name)
-        if len(_CAPABILITY_CACHE) < 1 << 18:
-            _CAPABILITY_CACHE[provide] = hit
-    return hit

@@ -63,6 +63,8 @@ class RunSummary:
     start: Dict[str, Any]
     ended: Optional[Dict[str, Any]] = None
     states: Dict[str, Dict[str, Any]] = field(default_factory=dict)
+    audits: Dict[str, Dict[str, Any]] = field(default_factory=dict)  # the series audit, by component
+    added_edges: List[Dict[str, Any]] = field(default_factory=list)  # edges learned while building
 
     @property
     def interrupted(self) -> bool:
@@ -80,6 +82,10 @@ def last_run(path: str) -> Optional[RunSummary]:
                 summary.ended = record
             elif record.get("event") == "component":
                 summary.states[record["component"]] = record
+            elif record.get("event") == "audit":
+                summary.audits[record["component"]] = record
+            elif record.get("event") == "edge-added":
+                summary.added_edges.append(record)
     return summary
 
 

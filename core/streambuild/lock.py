@@ -210,3 +210,68 @@ def _resolve_spec_source(comp: Component) -> SpecSource:
             comp.location,
         ) from None
     return SpecSource(url, ref, resolved.commit)
+
+
+@dataclass(frozen=True)
+class Drift:
+    """A locked ref that has moved on its remote since the lock was written (``now`` None: it is gone)."""
+
+    name: str
+    ref: str
+    locked: str
+    now: Optional[str]
+
+    def describe(self) -> str:
+        if self.now is None:
+            return f"{self.name} {self.ref} no longer exists on its remote; building the locked commit {self.locked[:7]}"
+        return (f"{self.name} {self.ref} moved {self.locked[:7]} \u2192 {self.now[:7]}; building the locked commit; "
+                "'stream-build lock' to update")
+
+
+def drift(lock: Lock, jobs: int = 8) -> Tuple[List[Drift], List[str]]:
+    """Which locked branches and tags have moved on their remotes (one ``ls-remote`` per repository).
+
+    Returns the drifts, and the repositories that could not be asked (offline is not an error:
+    the lock is what is built).
+    """
+    moving = [c for c in lock.components if c.resolved.startswith(("refs/heads/", "refs/tags/"))]
+    urls = sorted({c.url for c in moving})
+    answers: Dict[str, Dict[str, str]] = {}
+    unreachable: List[str] = []
+
+    def ask(url: str) -> Tuple[str, Optional[Dict[str, str]], str]:
+        try:
+            return url, gitops.ls_remote(url), ""
+        except SourceError as exc:
+            return url, None, exc.message
+
+    with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(urls) or 1))) as pool:
+        for url, refs, why in pool.map(ask, urls):
+            if refs is None:
+                unreachable.append(f"{url}: {why}")
+            else:
+                answers[url] = refs
+    found = []
+    for comp in moving:
+        refs = answers.get(comp.url)
+        if refs is None:
+            continue
+        now = refs.get(comp.resolved)
+        if now != comp.commit:
+            found.append(Drift(comp.name, comp.ref, comp.commit, now))
+    return found, unreachable
+
+
+def changes(old: Optional[Lock], new: Lock) -> List[str]:
+    """What a re-resolved lock changed, one line per component: ``tinytorch release-2.11 aeb4e27 \u2192 6b1a4a8``."""
+    before = {c.name: c for c in old.components} if old is not None else {}
+    lines = []
+    for comp in new.components:
+        prior = before.pop(comp.name, None)
+        if prior is None:
+            lines.append(f"{comp.name} {comp.ref} locked at {comp.commit[:7]}")
+        elif prior.commit != comp.commit or prior.ref != comp.ref:
+            ref = comp.ref if prior.ref == comp.ref else f"{prior.ref} \u2192 {comp.ref}"
+            lines.append(f"{comp.name} {ref} {prior.commit[:7]} \u2192 {comp.commit[:7]}")
+    lines += [f"{name} removed" for name in before]
+    return lines

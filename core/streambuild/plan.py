@@ -83,7 +83,8 @@ class Plan:
         for edge in self.edges:
             for link in edge.links or (graph.Link(", ".join(edge.capabilities), "", "spec"),):
                 out.append({"from": edge.dependency, "to": edge.dependent, "capability": link.requirement,
-                            "provide": link.provide, "source": link.source, "predicted": link.predicted})
+                            "provide": link.provide, "source": link.source, "predicted": link.predicted,
+                            "requirement": "generated" if link.generated else "spec"})
         return out
 
     def to_json(self) -> Dict[str, object]:

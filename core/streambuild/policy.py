@@ -65,6 +65,8 @@ class PolicyInput:
     commit_rights: Optional[CommitRights] = None
     series_pattern: str = DEFAULT_SERIES_PATTERN
     approved_macros: FrozenSet[str] = field(default_factory=frozenset)
+    #: the series audit of the last finished build of this lock, by component (None: none is known)
+    audit: Optional[Tuple[Tuple[str, Tuple[str, ...]], ...]] = None
 
 
 class Rule(Protocol):

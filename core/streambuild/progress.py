@@ -60,6 +60,11 @@ class Progress:
                 self.out.write(f"    full log: {event.get('log')}\n")
         elif kind == "locked":
             self.out.write(f"{stamp} locked {event.get('components')} components in {event.get('lock')}\n")
+        elif kind == "edge-added":
+            self.out.write(f"{stamp}   {event.get('component')} waits for {event.get('after')}: it needs "
+                           f"{event.get('capability')}, which {event.get('after')} provides ({event.get('source')})\n")
+        elif kind == "note":
+            self.out.write(f"{stamp}   note: {event.get('message')}\n")
         elif kind == "published":
             self.out.write(f"{stamp} published {len(event.get('packages', []))} RPMs to {event.get('repo')}\n")
         self.out.flush()

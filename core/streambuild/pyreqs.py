@@ -19,6 +19,10 @@ from packaging.version import InvalidVersion, Version
 from .predict import pep503
 
 
+#: Lower bounds first, as people write ranges: ``(x >= 1.26 with x < 3)``.
+_OPERATOR_ORDER = {">=": 0, ">": 1, "==": 2, "===": 2, "~=": 3, "!=": 4, "<=": 5, "<": 6}
+
+
 def environment(python_version: str, arch: str = "x86_64") -> Dict[str, str]:
     """The marker environment of the base's Python on Linux."""
     return {
@@ -123,7 +127,8 @@ def to_rpm(requirement: str, env: Dict[str, str], extras: Iterable[str] = ("",),
     names = [f"{prefix}dist({base})"] + [f"{prefix}dist({base}[{pep503(e)}])" for e in sorted(parsed.extras)]
     out: List[str] = []
     for name in names:
-        parts = [c for c in (_clauses(name, s.operator, s.version) for s in sorted(parsed.specifier, key=str)) if c]
+        ordered = sorted(parsed.specifier, key=lambda s: (_OPERATOR_ORDER.get(s.operator, 9), s.version))
+        parts = [c for c in (_clauses(name, s.operator, s.version) for s in ordered) if c]
         if not parts:
             out.append(name)
         elif len(parts) == 1:

@@ -172,6 +172,26 @@ class MacrosApprovalRule:
                               "ask the stream policy's admins to approve the macro")
 
 
+@dataclass(frozen=True)
+class SeriesAuditRule:
+    name: str = "series-audit"
+    description: str = "no component was built against the base for a capability the stream provides"
+
+    def check(self, data: PolicyInput) -> Iterable[Finding]:
+        if data.audit is None:
+            yield Finding(SET, self.name, ALLOW, "this lock has not been built here: there is no build to audit")
+            return
+        clean = True
+        for component, findings in data.audit:
+            for finding in findings:
+                clean = False
+                yield Finding(component, self.name, DENY, finding,
+                              "build it after the component that provides it (a cycle broken there, or an edge "
+                              "learned too late: see 'stream-build plan' and the run's status)")
+        if clean:
+            yield Finding(SET, self.name, ALLOW, "every BuildRequires the stream provides was met by the stream")
+
+
 BUILTIN_RULES = (
     CommitRightsRule(),
     ReachableCommitRule(),
@@ -180,6 +200,7 @@ BUILTIN_RULES = (
     UniqueBinaryNamesRule(),
     BaseCollisionRule(),
     MacrosApprovalRule(),
+    SeriesAuditRule(),
 )
 
 

@@ -220,6 +220,49 @@ class ReadyQueue:
             released.sort()
             return released
 
+    def wait_for(self, name: str, dependencies: Sequence[str]) -> bool:
+        """Give a node handed out by :meth:`pop` dependencies learned late; return whether it must wait.
+
+        The node goes back to waiting until every one of them is done (each must be a node of
+        the graph that is not already failed or skipped); dependencies done already only count
+        as edges. A node that would wait for itself, directly or not, is a :class:`PlanError`.
+        """
+        with self._lock:
+            if name not in self._running:
+                raise ValueError(f"{name!r} is not running")
+            pending = []
+            for dependency in dependencies:
+                if dependency not in self._missing or dependency == name:
+                    raise KeyError(dependency)
+                if dependency in self._failed or dependency in self._skipped:
+                    raise ValueError(f"{dependency!r} has failed")
+                if self._reaches(dependency, name):
+                    raise PlanError(f"{name} cannot wait for {dependency}, which needs {name}")
+                if name not in self._dependents[dependency]:
+                    self._dependents[dependency].append(name)
+                    if dependency not in self._done:
+                        pending.append(dependency)
+            if not pending:
+                return False
+            self._running.discard(name)
+            self._missing[name] += len(pending)
+            self._waiting.add(name)
+            return True
+
+    def _reaches(self, start: str, target: str) -> bool:
+        """Whether ``start`` needs ``target``, directly or not (the dependents graph walked backwards)."""
+        # dependents: d -> nodes that need d; so ``start`` needs ``target`` when start is reachable from target.
+        stack, seen = [target], {target}
+        while stack:
+            node = stack.pop()
+            for m in self._dependents[node]:
+                if m == start:
+                    return True
+                if m not in seen:
+                    seen.add(m)
+                    stack.append(m)
+        return False
+
     def failed(self, name: str) -> Set[str]:
         """Record a node as failed (running, ready or waiting); skip and return its transitive dependents."""
         with self._lock:

@@ -9,6 +9,7 @@ anything a user can fix.
 from __future__ import annotations
 
 import os
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -68,22 +69,48 @@ class Stream:
 
     # -- lock -----------------------------------------------------------------
 
+    def warn(self, message: str, **data: Any) -> None:
+        """A warning every front-end shows (standard error) and the journal keeps."""
+        self.emit({"event": "warning", "message": message, **data})
+        sys.stderr.write(f"stream-build: warning: {message}\n")
+
     def lock(self, mode: LockMode = "auto") -> lock_mod.Lock:
-        """Return the lock for this run, resolving refs over git as ``mode`` allows."""
+        """Return the lock for this run, resolving refs over git as ``mode`` allows.
+
+        Refs kept from an existing lock are checked against their remotes: a branch that moved
+        since is a warning (the locked commit is built). ``lock_changes`` says afterwards what a
+        re-resolution changed.
+        """
         existing: Optional[lock_mod.Lock] = None
         if os.path.exists(self.lock_path):
             existing = lock_mod.read_lock(self.lock_path)
+        self.lock_changes: List[str] = []
         if mode == "locked":
             if existing is None:
                 raise LockError(f"--locked given but {self.lock_path} does not exist (run 'stream-build lock')")
             lock_mod.check_matches(self.manifest, existing, self.lock_path)
+            self._report_drift(existing)
             return existing
         previous = existing if mode == "auto" else None
         new = lock_mod.resolve_lock(self.manifest, self.workdir.git_cache, previous, jobs=8)
         if new != existing:
+            self.lock_changes = lock_mod.changes(existing, new)
             lock_mod.write_lock(self.lock_path, new)
-            self.emit({"event": "locked", "lock": self.lock_path, "components": len(new.components)})
+            self.emit({"event": "locked", "lock": self.lock_path, "components": len(new.components),
+                       "changes": self.lock_changes})
+        if previous is not None:
+            kept = {c.name for c in previous.components} & {c.name for c in new.components if c in previous.components}
+            self._report_drift(lock_mod.Lock(new.base, tuple(c for c in new.components if c.name in kept)))
         return new
+
+    def _report_drift(self, lock: lock_mod.Lock) -> None:
+        if not lock.components:
+            return
+        moved, unreachable = lock_mod.drift(lock)
+        for item in moved:
+            self.warn(item.describe(), kind="lock-drift", component=item.name, locked=item.locked, now=item.now)
+        for where in unreachable:
+            self.warn(f"cannot tell whether the locked refs moved: {where}", kind="lock-drift")
 
     # -- sources and plan -----------------------------------------------------
 
@@ -210,7 +237,7 @@ class Stream:
             else:
                 executor = Executor(
                     planned.plan, planned.sources, planned.macros, self.manifest.base, self.workdir,
-                    backend_obj, self.emit, self.jobs, keep_going,
+                    backend_obj, self.emit, self.jobs, keep_going, planned.base,
                 )
                 report = executor.run()
             published = None

@@ -34,6 +34,15 @@ def write_json(path: str, data: Any) -> None:
     atomic_write(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
 
 
+def read_json(path: str) -> Any:
+    """What :func:`write_json` wrote, or ``None`` when the file is missing or not JSON."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return None
+
+
 class WorkDir:
     """Paths of everything a stream keeps between runs, and the lock that keeps runs apart."""
 

@@ -14,7 +14,7 @@ from conftest import add_package, cli, manifest, needs_rpm, spec
 pytestmark = [pytest.mark.integration, needs_rpm]
 
 RULES = {"commit-rights", "reachable-commit", "release-series-branch", "buildonly", "unique-binary-names",
-         "base-collision", "macros-approval"}
+         "base-collision", "macros-approval", "series-audit"}
 
 
 def findings(out) -> List[dict]:

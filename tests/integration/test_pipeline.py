@@ -267,3 +267,21 @@ def test_install_before_build_and_unknown_packages(forge, tmp_path):
     out = cli("install", str(m), "no-such-rpm", "--installroot", str(tmp_path / "root"))
     assert out.code == 2 and "'no-such-rpm' is not provided by the stream" in out.stderr
     assert not rpm_installed(tmp_path / "root", "tinyllm")
+
+
+def test_a_branch_that_moved_since_the_lock_is_said_and_the_locked_commit_built(forge, tmp_path):
+    m = manifest(tmp_path / "s.yaml", forge, EXAMPLE)
+    assert cli("build", str(m)).code == 0
+    locked = json.loads((tmp_path / "s.lock").read_text())
+    before = next(c["commit"] for c in locked["components"] if c["name"] == "tinytorch")
+    after = forge.add_commit("tinytorch", "release-2.11", {"NOTES": "a pushed fix\n"}, "Fix")
+    again = cli("build", str(m), "--json")
+    assert again.code == 0, again.stderr
+    assert (f"warning: tinytorch release-2.11 moved {before[:7]} \u2192 {after[:7]}; building the locked commit; "
+            "'stream-build lock' to update") in again.stderr
+    assert again.states("tinytorch")[-1] == "cached"  # the locked commit, not the new one
+    assert "tinypython3.11" not in again.stderr  # only what moved is named
+    update = cli("lock", str(m))
+    assert update.code == 0, update.stderr
+    assert f"changed: tinytorch release-2.11 {before[:7]} \u2192 {after[:7]}" in update.stdout
+    assert "moved" not in cli("build", str(m)).stderr

@@ -61,3 +61,33 @@ def test_the_torch_stack_is_ordered_by_generated_provides(forge, tmp_path: Path)
     text = cli("plan", str(m))
     assert "edges (predicted" in text.stdout
     assert "python-torchaudio after python-torch: python3dist(torch) [convention]" in text.stdout
+
+
+SDISTS = Path(__file__).resolve().parents[2] / ".cache" / "sdists"
+
+
+def test_pyproject_buildrequires_from_a_real_sdist_order_the_build(forge, tmp_path: Path) -> None:
+    sdist = SDISTS / "requests-2.34.2.tar.gz"
+    if not sdist.is_file():
+        pytest.skip(f"{sdist} is not there (scripts/setup.sh downloads it from PyPI)")
+    specs = real_specs("python-requests", "python-setuptools", "python-urllib3", "python-idna")
+    # the real sdist from PyPI, under the name the real spec's Source gives it
+    line = forge.layout.upload("python-requests", "requests-v2.34.2.tar.gz", sdist.read_bytes())
+    add_package(forge, "python-requests", "rawhide", {"python-requests.spec": specs["python-requests"], "sources": line})
+    for name in ("python-setuptools", "python-urllib3", "python-idna"):
+        add_package(forge, name, "rawhide", {f"{name}.spec": specs[name]})
+    m = manifest(tmp_path / "py.yaml", forge, [f"{n}:rawhide" for n in specs])
+    out = cli("plan", str(m), "--json")
+    assert out.code == 0, out.stderr
+    plan = json.loads(out.stdout)
+    requests = next(c for c in plan["components"] if c["name"] == "python-requests")
+    assert set(requests["after"]) == {"python-setuptools", "python-urllib3", "python-idna"}
+    generated = requests["dynamic_buildrequires"]
+    assert generated["exact"], generated  # setuptools' own PEP 517 hooks ran on the sdist
+    assert "python3dist(setuptools) >= 61.0" in generated["requires"]  # [build-system] requires
+    assert "(python3dist(urllib3) >= 1.26 with python3dist(urllib3) < 3)" in generated["requires"]  # runtime, -r
+    by_pair = {(e["from"], e["to"]): e for e in plan["edges"]}
+    setuptools = by_pair[("python-setuptools", "python-requests")]
+    assert setuptools["capability"] == "python3dist(setuptools) >= 61.0" and setuptools["requirement"] == "generated"
+    # the extras the spec asks for (-x security,socks) come from the wheel's metadata, marked for the extra
+    assert any("python3dist(pysocks) >= 1.5.6" in r for r in generated["requires"])

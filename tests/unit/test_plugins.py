@@ -37,7 +37,7 @@ def test_builtins_register_like_third_party_plugins() -> None:
     assert set(plugins.registry.backends) == {"local", "mock", "koji"}
     assert set(plugins.registry.install_targets) == {"installroot", "host", "container"}
     assert set(plugins.registry.forges) == {"pagure", "forgejo", "git"}
-    assert len(plugins.registry.policy_rules) == 7
+    assert len(plugins.registry.policy_rules) == 8
     with pytest.raises(InputError, match="unknown build backend 'copr'"):
         plugins.registry.backend("copr")
 

@@ -172,6 +172,19 @@ def test_macros_approval():
     assert verdicts(run(rules.MacrosApprovalRule(), data(comp("a")))) == [(SET, ALLOW)]
 
 
+# -- series-audit --------------------------------------------------------------------
+
+
+def test_series_audit_denies_a_build_against_the_base():
+    found = "app was built against the base's tinylib-devel 1.0-1 for tinylib-devel; the stream has tinylib 2.0-1"
+    denied = run(rules.SeriesAuditRule(), replace(data(comp("app")), audit=(("app", (found,)), ("tinylib", ()))))
+    assert [(f.component, f.verdict, f.reason) for f in denied] == [("app", DENY, found)]
+    clean = run(rules.SeriesAuditRule(), replace(data(comp("app")), audit=(("app", ()),)))
+    assert verdicts(clean) == [(SET, ALLOW)]
+    unknown = run(rules.SeriesAuditRule(), data(comp("app")))
+    assert verdicts(unknown) == [(SET, ALLOW)] and "has not been built here" in unknown[0].reason
+
+
 # -- the set of rules ----------------------------------------------------------------
 
 
@@ -180,7 +193,7 @@ def test_builtin_rules_are_registered_as_a_plugin_in_order():
     names = [r.name for r in plugins.registry.policy_rules]
     assert names == [r.name for r in rules.BUILTIN_RULES] == [
         "commit-rights", "reachable-commit", "release-series-branch", "buildonly", "unique-binary-names",
-        "base-collision", "macros-approval"]
+        "base-collision", "macros-approval", "series-audit"]
     assert all(r.description for r in plugins.registry.policy_rules)
 
 
