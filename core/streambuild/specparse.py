@@ -50,7 +50,8 @@ _GENERATORS = (
 )
 _QUIET_LINE = re.compile(r"^(%if|%else|%elif|%endif|%global|%define|%undefine|export\s|set\s|:$|true$)")
 _CHDIR = re.compile(r"^(?:cd|pushd)\s+(\S+)")
-_ECHO = re.compile(r"^echo\s+(['\"]?[A-Za-z0-9_(/][^;|&>]*?['\"]?)\s*$")
+#: ``echo X`` prints one requirement: single-quoted anything, double-quoted without expansions, or a plain word list.
+_ECHO = re.compile(r"""^echo\s+(?:'([^']*)'|"([^"$`\\]*)"|([A-Za-z0-9_(/][^;|&<>'"$`\\]*?))\s*$""")
 #: Spec macros that name a project in its ecosystem; conventions predict Provides from them.
 HINT_MACROS = ("goipath", "goipaths", "pypi_name", "srcname", "crate", "gem_name", "npm_name", "modname")
 
@@ -227,7 +228,8 @@ class Parser:
             echoed = _ECHO.match(stripped)
             if echoed:
                 found = True
-                yield {"kind": "echo", "args": [self._expand(echoed.group(1)).strip("'\"")]}
+                printed = next(g for g in echoed.groups() if g is not None)
+                yield {"kind": "echo", "args": [self._expand(printed).strip()]}
                 continue
             for kind, pattern in _GENERATORS:
                 match = pattern.search(stripped)

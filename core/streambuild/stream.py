@@ -228,6 +228,8 @@ class Stream:
         if not check:
             self.emit({"event": "policy", "skipped": True})
         self.emit({"event": "plan", "plan": planned.plan.to_json()})
+        for note in planned.plan.notes:
+            self.warn(note, kind="plan")
         outcome = "interrupted"
         try:
             build_stream = getattr(backend_obj, "build_stream", None)
