@@ -68,9 +68,7 @@ class Stream:
 
     def lock(self, mode: LockMode = "auto") -> lock_mod.Lock:
         """Return the lock for this run, resolving refs over git as ``mode`` allows."""
-        existing: Optional[lock_mod.Lock] = None
-        if os.path.exists(self.lock_path):
-            existing = lock_mod.read_lock(self.lock_path)
+        existing = lock_mod.read_existing(self.lock_path, replace_corrupt=(mode == "update"))
         if mode == "locked":
             if existing is None:
                 raise LockError(f"--locked given but {self.lock_path} does not exist (run 'stream-build lock')")

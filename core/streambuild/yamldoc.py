@@ -73,7 +73,7 @@ class Document:
 
 # What YAML itself refuses (PyYAML's Reader.NON_PRINTABLE), plus NEL and the Unicode line and
 # paragraph separators, which YAML counts as line breaks but editors and error messages do not.
-_FORBIDDEN = re.compile("[^\x09\x0a\x0d\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+FORBIDDEN = re.compile("[^\x09\x0a\x0d\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _BREAK = re.compile("\r\n|\r|\n")
 
 
@@ -101,7 +101,7 @@ def decode(data: bytes, path: str, error: Type[StreamBuildError] = ManifestError
 
 def check_text(text: str, path: str, error: Type[StreamBuildError] = ManifestError) -> None:
     """Refuse control characters, NUL, lone surrogates and Unicode line separators, at their place."""
-    match = _FORBIDDEN.search(text)
+    match = FORBIDDEN.search(text)
     if match:
         line, column = position(text, match.start())
         char = match.group()

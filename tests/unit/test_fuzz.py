@@ -7,6 +7,7 @@ Whatever the text, loading it either succeeds or raises one of the project's err
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -15,7 +16,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streambuild.errors import StreamBuildError
+from streambuild.errors import LockError, StreamBuildError
+from streambuild.lock import Lock, LockedComponent, SpecSource, read_lock
 from streambuild.manifest import load_manifest, parse_manifest
 
 SEED = (Path(__file__).parents[1] / "data" / "seed.yaml").read_text()
@@ -35,7 +37,7 @@ HOSTILE = [
     "name: x\n", "type: git\n", "packages: []\n", "  - a:b\n", "install: {type: host}\n", "fedora-9" + "9" * 5000,
 ]
 
-_LOCATED = re.compile(r"^[^:]+\.yaml:\d+:\d+: ")
+_LOCATED = re.compile(r"^[^:]+\.(yaml|lock):\d+:\d+: ")
 
 
 def _check(load, *args) -> None:  # type: ignore[no-untyped-def]
@@ -111,3 +113,62 @@ def test_manifest_bytes_fail_only_with_located_errors(scratch: Path, junk: bytes
     target = scratch / "stream.yaml"
     target.write_bytes(raw[:at] + junk + raw[at:])
     _check(load_manifest, str(target))
+
+
+LOCK = json.dumps(Lock("fedora-44-x86_64", (
+    LockedComponent("a", "dist-git", "https://src.example.org/rpms/a.git", "release-1", "refs/heads/release-1", "1" * 40),
+    LockedComponent("b", "git", "https://example.org/b", "v1.0", "refs/tags/v1.0", "2" * 40,
+                    SpecSource("https://src.example.org/rpms/b.git", "rawhide", "3" * 40)),
+)).to_json(), indent=2, sort_keys=True) + "\n"
+LOCK_HOSTILE = ['"', "{", "}", "[", "]", ",", ":", "\\", "\\u0000", "\\ud800", "\x00", "\x7f", "null", "true", "1e999",
+                "-", "NaN", "Infinity", "[" * 100, '"--upload-pack=x"', '"ssh://-oProxyCommand=x/a"', '"http://[::1/"',
+                '"extra": 1,', '"version": 1,', "9" * 5000, "1.0", '"refs/heads/x"']
+
+
+@st.composite
+def mutated_locks(draw: st.DrawFn) -> bytes:
+    text = LOCK
+    for _ in range(draw(st.integers(1, 3))):
+        at = draw(st.integers(0, len(text)))
+        if draw(st.booleans()):
+            piece = draw(st.one_of(st.sampled_from(LOCK_HOSTILE), st.text(min_size=1, max_size=6)))
+            text = text[:at] + piece + text[at:]
+        else:
+            text = text[:at] + text[at + draw(st.integers(1, 30)):]
+    raw = text.encode("utf-8", "surrogatepass")
+    if draw(st.booleans()):
+        at = draw(st.integers(0, len(raw)))
+        raw = raw[:at] + draw(st.binary(min_size=1, max_size=3)) + raw[at:]
+    return raw
+
+
+@SETTINGS
+@given(raw=mutated_locks())
+def test_mutated_locks_fail_only_with_located_errors(scratch: Path, raw: bytes) -> None:
+    target = scratch / "stream.lock"
+    target.write_bytes(raw)
+    _check(read_lock, str(target))
+
+
+json_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False),
+              st.text(max_size=20), st.sampled_from(["1" * 40, "main", "refs/heads/main", "https://x/a.git"])),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)),
+    max_leaves=15)
+component_shapes = st.fixed_dictionaries(
+    {}, optional={k: json_values for k in ("name", "type", "url", "ref", "resolved", "commit", "spec_source", "x")})
+
+
+@SETTINGS
+@given(data=st.fixed_dictionaries({}, optional={"version": json_values, "base": json_values, "x": json_values,
+                                                "components": st.one_of(json_values, st.lists(component_shapes,
+                                                                                              max_size=3))}))
+def test_wrong_lock_shapes_fail_only_with_located_errors(scratch: Path, data: dict) -> None:
+    target = scratch / "stream.lock"
+    target.write_text(json.dumps(data, indent=2))
+    try:
+        read_lock(str(target))
+    except LockError as exc:
+        assert _LOCATED.match(str(exc)), str(exc)
+    else:
+        raise AssertionError(f"accepted {data!r}")  # no generated shape is a complete, valid lock
