@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Optional, TypeVar
 
 import click
 
+from . import values
 from .errors import EXIT_INTERRUPTED, StreamBuildError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -38,6 +40,19 @@ def handle_errors(func: F, interrupted: str = INTERRUPTED) -> F:
             fail(interrupted, EXIT_INTERRUPTED)
 
     return wrapper  # type: ignore[return-value]
+
+
+def path_option(ctx: click.Context, param: click.Parameter, value: Optional[str]) -> Optional[str]:
+    """A click callback for options naming a directory that rpm may see (``--workdir``, ``--installroot``):
+    refuses what :func:`streambuild.values.check_path` refuses, as a usage error (exit 2)."""
+    if value is None:
+        return None
+    try:
+        values.check_path(value, f"--{param.name}")
+        values.check_path(os.path.abspath(value), f"--{param.name}")
+    except StreamBuildError as exc:
+        raise click.BadParameter(exc.message, ctx, param) from None
+    return value
 
 
 def emit_json(data: Any) -> None:

@@ -234,6 +234,5 @@ def _install(doc: Document, raw: Dict[str, Any]) -> InstallSpec:
     )
     path = raw.get("path")
     if path is not None:
-        if not path or "\x00" in path or "\n" in path:
-            raise ManifestError("install.path must be a directory path", doc.where(key + ("path",)))
+        values.check_path(path, "install.path", doc.where(key + ("path",)))
     return InstallSpec(kind, packages, path, raw.get("base_image"), raw.get("tag"), raw.get("registry"))

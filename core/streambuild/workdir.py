@@ -10,6 +10,7 @@ import shutil
 import tempfile
 from typing import Any, Optional
 
+from . import values
 from .errors import EnvironmentProblem
 
 
@@ -38,7 +39,8 @@ class WorkDir:
     """Paths of everything a stream keeps between runs, and the lock that keeps runs apart."""
 
     def __init__(self, root: str) -> None:
-        self.root = os.path.abspath(root)
+        # every path rpm and rpmbuild are given (topdir, dbpath, sources, specs) is under the root
+        self.root = values.check_path(os.path.abspath(values.check_path(root, "work directory")), "work directory")
         self._lock_fd: Optional[int] = None
 
     def path(self, *parts: str) -> str:

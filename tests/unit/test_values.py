@@ -91,3 +91,25 @@ def test_macros() -> None:
             values.check_macro_name(bad)
     with pytest.raises(UnsafeValueError):
         values.check_macro_value("x", "a\nb")
+
+
+@pytest.mark.parametrize("path", ["/var/tmp/x", "relative/dir", "/srv/with space/ü", "/a/b-c_d.e+f~g@h"])
+def test_clean_paths(path: str) -> None:
+    assert values.check_path(path) == path
+
+
+@pytest.mark.parametrize(
+    "path, words",
+    [
+        ("/tmp/x-%(touch /tmp/pwned)", "holds '%', which rpm would expand"),
+        ('/tmp/%{lua: os.execute("id")}', "holds '%'"),
+        ("/tmp/100%", "holds '%'"),
+        ("/tmp/a\nb", "control character"),
+        ("/tmp/a\x00b", "control character"),
+        ("", "non-empty path"),
+    ],
+)
+def test_paths_rpm_would_expand_are_refused(path: str, words: str) -> None:
+    with pytest.raises(UnsafeValueError, match=re.escape(words)) as info:
+        values.check_path(path, "--installroot")
+    assert str(info.value).startswith("--installroot")

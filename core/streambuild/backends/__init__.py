@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass, field
 from typing import IO, List, Optional, Protocol, Sequence, Tuple
 
+from .. import values
 from ..base import Base
 from ..errors import EnvironmentProblem
 
@@ -28,6 +29,14 @@ class BuildJob:
     log_path: str
     base: Base
     cancel: Optional[threading.Event] = field(default=None, compare=False)  # set on Ctrl-C: stop now
+
+    def __post_init__(self) -> None:
+        # rpm expands macros in paths: the boundaries (options, manifest, work directory) refuse '%',
+        # and a job never reaches a backend with a path that would run code
+        for what in ("spec_path", "source_dir", "work_dir", "output_dir", "log_path"):
+            values.check_path(getattr(self, what), what.replace("_", " "))
+        for path in self.dependency_rpms:
+            values.check_path(path, "dependency RPM")
 
 
 @dataclass(frozen=True)
