@@ -15,7 +15,7 @@ import tarfile
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence
 
-from . import values
+from . import procs, values
 from .errors import EnvironmentProblem, SourceError
 
 GIT_TIMEOUT = 300
@@ -49,7 +49,7 @@ def run_git(args: Sequence[str], git_dir: Optional[str] = None, what: str = "git
         cmd.append(f"--git-dir={git_dir}")
     cmd.extend(args)
     try:
-        proc = subprocess.run(cmd, input=stdin, capture_output=True, env=_env(), timeout=GIT_TIMEOUT)
+        proc = procs.run(cmd, input=stdin, capture_output=True, env=_env(), timeout=GIT_TIMEOUT)
     except FileNotFoundError:
         raise EnvironmentProblem("git is not installed") from None
     except subprocess.TimeoutExpired:

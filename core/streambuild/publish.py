@@ -12,6 +12,7 @@ import subprocess
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Sequence, Tuple
 
+from . import procs
 from .errors import EnvironmentProblem, PolicyDenied, StreamBuildError
 from .workdir import WorkDir
 
@@ -60,7 +61,8 @@ def make_repo(directory: str, rpms: Iterable[str]) -> None:
         except OSError:
             shutil.copyfile(rpm, dest)
     try:
-        proc = subprocess.run(["createrepo_c", "--quiet", "--no-database", new], capture_output=True, text=True)
+        proc = procs.run(["createrepo_c", "--quiet", "--no-database", new], capture_output=True, text=True,
+                         stdin=subprocess.DEVNULL)
     except FileNotFoundError:
         raise EnvironmentProblem("createrepo_c is not installed (Debian: apt install createrepo-c)") from None
     if proc.returncode != 0:

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 from typing import IO, List, Optional, Protocol, Sequence, Tuple
 
-from .. import values
+from .. import procs, values
 from ..base import Base
 from ..errors import EnvironmentProblem
 
@@ -72,8 +72,9 @@ def run_logged(
         log.write("[stream-build] interrupted before start\n")
         return 130
     try:
-        # its own process group, so that stopping it stops everything it started (rpmbuild's %build shell)
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=cwd, start_new_session=True)
+        # its own process group, so that stopping it stops everything it started (rpmbuild's %build
+        # shell), and the whole group dies with stream-build (procs: a parent-death signal)
+        proc = procs.popen(cmd, group=True, stdout=log, stderr=subprocess.STDOUT, cwd=cwd, stdin=subprocess.DEVNULL)
     except FileNotFoundError:
         raise EnvironmentProblem(f"{cmd[0]} is not installed") from None
     deadline = None if timeout is None else time.monotonic() + timeout
@@ -95,18 +96,14 @@ def run_logged(
 
 
 def _stop(proc: "subprocess.Popen[bytes]") -> None:
-    """Terminate a command's whole process group; kill it if it does not go within 5 s."""
-    for sig, grace in ((signal.SIGTERM, 5.0), (signal.SIGKILL, None)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            break
-        try:
-            proc.wait(timeout=grace)
-            break
-        except subprocess.TimeoutExpired:
-            continue
-    proc.wait()
+    """Terminate a command's whole process group; kill what is left of it after 5 s, or at once
+    when the command has ended (what it started in the background goes with it)."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=5.0)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        pass
+    procs.kill(proc, group=True)
 
 
 def collect(directory: str, suffix: str) -> List[str]:
