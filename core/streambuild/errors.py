@@ -45,9 +45,12 @@ class StreamBuildError(Exception):
         self.location = location
 
     def __str__(self) -> str:
+        """The message with its place; user information in URLs is never shown (``https://***@host/``)."""
+        from .values import redact  # values imports this module
+
         if self.location is not None:
-            return f"{self.location}: {self.message}"
-        return self.message
+            return redact(f"{self.location}: {self.message}")
+        return redact(self.message)
 
 
 class InputError(StreamBuildError):
