@@ -19,6 +19,7 @@ from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 from . import scheduler
 from .backends import Backend, BuildJob, BuildOutcome, log_tail
 from .base import Base
+from .errors import DiskFull
 from .plan import Plan
 from .results import ResultStore, StoredResult, result_key
 from .sources import PreparedSource
@@ -149,6 +150,8 @@ class Executor:
         start = time.monotonic()
         try:
             outcome = self.backend.build(job)
+        except DiskFull:
+            raise  # the environment's failure, not the component's: stops the run (exit 4)
         except Exception as exc:  # a backend bug must not take the other builds down
             outcome = BuildOutcome(False, message=f"{type(exc).__name__}: {exc}")
         finally:

@@ -17,6 +17,7 @@ from typing import Dict, List, Optional, Sequence
 
 from . import procs, values
 from .errors import EnvironmentProblem, SourceError
+from .workdir import disk_full
 
 GIT_TIMEOUT = 300
 
@@ -57,6 +58,9 @@ def run_git(args: Sequence[str], git_dir: Optional[str] = None, what: str = "git
     if proc.returncode != 0:
         message = proc.stderr.decode("utf-8", "replace").strip().splitlines()
         detail = "; ".join(line for line in message if line.strip())[-500:] or f"exit code {proc.returncode}"
+        if "No space left on device" in detail or "Disk quota exceeded" in detail:
+            where = git_dir or next((a for a in reversed(args) if os.path.isabs(a)), os.getcwd())
+            raise disk_full(where, f"{what} ({detail})")
         raise SourceError(f"{what}: {detail}")
     return proc.stdout
 

@@ -173,6 +173,9 @@ class Stream:
             if report.ok:
                 published = self.publish(planned.plan, report)
             outcome = "ok" if report.ok else ("submitted" if report.pending else "failed")
+        except Exception as exc:  # publishing failed, a full disk...: a failure, not an interruption
+            outcome = "failed"
+            raise
         finally:
             self.emit({"event": "run-end", "outcome": outcome})
         return report, published

@@ -13,6 +13,7 @@ from typing import IO, List, Optional, Protocol, Sequence, Tuple
 from .. import procs, values
 from ..base import Base
 from ..errors import EnvironmentProblem
+from ..workdir import disk_full, nearly_full
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ def run_logged(
     When ``cancel`` is set (the run was interrupted) the command is not started, or is
     terminated, and 130 is returned.
     """
-    log.write("$ " + " ".join(cmd) + "\n")
+    log.write("$ " + values.redact(" ".join(cmd)) + "\n")
     log.flush()
     if cancel is not None and cancel.is_set():
         log.write("[stream-build] interrupted before start\n")
@@ -82,6 +83,8 @@ def run_logged(
         try:
             code = proc.wait(timeout=0.2)
             log.flush()
+            if code != 0:
+                _check_disk(cmd, log, cwd)
             return code
         except subprocess.TimeoutExpired:
             pass
@@ -93,6 +96,19 @@ def run_logged(
             _stop(proc)
             log.write(f"\n[stream-build] timed out after {timeout} s\n")
             return 124
+
+
+def _check_disk(cmd: Sequence[str], log: IO[str], cwd: Optional[str]) -> None:
+    """Raise :class:`~streambuild.errors.DiskFull` when a failed command failed because a disk filled up:
+    it said so in its log, or the file system of its log or working directory has (almost) no space left."""
+    name = getattr(log, "name", None)
+    tail = log_tail(name, 40) if isinstance(name, str) else ""
+    said = "No space left on device" in tail or "Disk quota exceeded" in tail
+    for path in (p for p in (name, cwd) if isinstance(p, str)):
+        if said or nearly_full(path):
+            last = next((line.strip() for line in reversed(tail.splitlines()) if "space" in line or "quota" in line),
+                        f"{os.path.basename(cmd[0])} failed")
+            raise disk_full(path, f"{os.path.basename(cmd[0])} ({last})")
 
 
 def _stop(proc: "subprocess.Popen[bytes]") -> None:
