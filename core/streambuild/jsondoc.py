@@ -9,6 +9,7 @@ with file, line and column. Strings are decoded by :mod:`json`'s own scanner.
 
 from __future__ import annotations
 
+import bisect
 import json
 import json.decoder
 import re
@@ -38,6 +39,53 @@ def load_bytes(data: bytes, path: str, error: Type[StreamBuildError], limits: Li
     return _Parser(text, path, error, limits).document()
 
 
+def quick(data: bytes, limits: Limits = Limits()) -> Optional[Any]:
+    """``data`` parsed by the standard library's (fast, C) parser when :func:`load_bytes` would
+    accept it and build the same value; None when it would not, or might not (then use
+    :func:`load_bytes`, which says where and why). For valid files, this is the fast path:
+    positions are only needed to report a problem."""
+    if len(data) > limits.max_bytes:
+        return None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if text.startswith("\ufeff") or FORBIDDEN.search(text):
+        return None
+
+    def pairs(items: List[Tuple[str, Any]]) -> Dict[str, Any]:
+        result = dict(items)
+        if len(result) != len(items):
+            raise ValueError("duplicate key")
+        return result
+
+    def constant(name: str) -> Any:
+        raise ValueError(name)
+
+    try:
+        value = json.loads(text, object_pairs_hook=pairs, parse_constant=constant)
+    except (ValueError, RecursionError):
+        return None
+    stack = [(value, 0)]
+    while stack:  # what the positional parser checks beyond JSON: depth, strings, numbers
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            if depth >= limits.max_depth:
+                return None
+            children = list(item.items()) if isinstance(item, dict) else [(None, v) for v in item]
+            for key, child in children:
+                if key is not None and FORBIDDEN.search(key):
+                    return None
+                stack.append((child, depth + 1))
+        elif isinstance(item, str) and FORBIDDEN.search(item):
+            return None
+        elif isinstance(item, float) and item in (float("inf"), float("-inf")):
+            return None
+        elif isinstance(item, int) and not isinstance(item, bool) and abs(item) >= 10 ** 100:
+            return None
+    return value
+
+
 @dataclass
 class _Open:
     value: Union[Dict[str, Any], List[Any]]
@@ -53,10 +101,11 @@ class _Parser:
         self.limits = limits
         self.marks: Marks = {}
         self.at = 0
+        self.line_starts = [0] + [match.end() for match in re.finditer("\n", text)]
 
     def where(self, index: int) -> Location:
-        line = self.text.count("\n", 0, index) + 1
-        return Location(self.path, line, index - (self.text.rfind("\n", 0, index) + 1) + 1)
+        line, column = self.where_tuple(index)
+        return Location(self.path, line, column)
 
     def fail(self, message: str, index: Optional[int] = None) -> None:
         index = self.at if index is None else index
@@ -104,9 +153,10 @@ class _Parser:
             self.fail(f"unexpected {char!r} (expected a value)")
         self.at = match.end()
         text = match.group()
-        if len(text) > 100 or (any(c in text for c in ".eE") and abs(float(text)) == float("inf")):
+        real = any(c in text for c in ".eE")
+        if (real and abs(float(text)) == float("inf")) or (not real and len(text.lstrip("-")) > 100):
             self.fail(f"the number {text[:20]}{'…' if len(text) > 20 else ''} is out of range", match.start())
-        return float(text) if any(c in text for c in ".eE") else int(text)
+        return float(text) if real else int(text)
 
     def value(self) -> Any:
         """One value, containers included, built without recursion."""
@@ -172,8 +222,9 @@ class _Parser:
         mapping.pending = name
 
     def where_tuple(self, index: int) -> Tuple[int, int]:
-        where = self.where(index)
-        return (where.line or 1, where.column or 1)
+        """1-based line and column of ``text[index]`` (a binary search over the line starts)."""
+        line = bisect.bisect_right(self.line_starts, index)
+        return line, index - self.line_starts[line - 1] + 1
 
     def add(self, top: _Open, value: Any) -> None:
         if isinstance(top.value, dict):

@@ -93,7 +93,16 @@ def read_lock(path: str) -> Lock:
         raise LockError("lock file not found (run 'stream-build lock' first)", Location(path)) from None
     except OSError as exc:
         raise LockError(f"cannot read lock file: {exc.strerror or exc}", Location(path)) from None
-    doc = jsondoc.load_bytes(raw, path, LockError)
+    data = jsondoc.quick(raw)
+    if data is not None:
+        try:
+            return _validate(Document(path, data))
+        except LockError:
+            pass  # to be located: read again with the place of every value
+    return _validate(jsondoc.load_bytes(raw, path, LockError))
+
+
+def _validate(doc: Document) -> Lock:
     data = doc.data
     if not isinstance(data, dict):
         raise LockError(f"not a stream-build lock: expected an object, found {_kind(data)}", doc.where(()))

@@ -16,6 +16,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from streambuild import jsondoc
 from streambuild.errors import LockError, StreamBuildError
 from streambuild.lock import Lock, LockedComponent, SpecSource, read_lock
 from streambuild.manifest import load_manifest, parse_manifest
@@ -82,9 +83,13 @@ def test_mutated_manifests_fail_only_with_located_errors(text: str) -> None:
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=20),
                     st.sampled_from(HOSTILE))
-trees = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
-                                                      st.dictionaries(st.text(max_size=10), inner, max_size=4)),
-                     max_leaves=20)
+
+
+def _containers(inner: st.SearchStrategy) -> st.SearchStrategy:
+    return st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=10), inner, max_size=4))
+
+
+trees = st.recursive(scalars, _containers, max_leaves=20)
 shapes = st.fixed_dictionaries(
     {"base": st.one_of(st.just("fedora-44-x86_64"), trees),
      "build": st.one_of(trees, st.lists(st.fixed_dictionaries(
@@ -153,8 +158,7 @@ def test_mutated_locks_fail_only_with_located_errors(scratch: Path, raw: bytes) 
 json_values = st.recursive(
     st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False),
               st.text(max_size=20), st.sampled_from(["1" * 40, "main", "refs/heads/main", "https://x/a.git"])),
-    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)),
-    max_leaves=15)
+    _containers, max_leaves=15)
 component_shapes = st.fixed_dictionaries(
     {}, optional={k: json_values for k in ("name", "type", "url", "ref", "resolved", "commit", "spec_source", "x")})
 
@@ -172,3 +176,15 @@ def test_wrong_lock_shapes_fail_only_with_located_errors(scratch: Path, data: di
         assert _LOCATED.match(str(exc)), str(exc)
     else:
         raise AssertionError(f"accepted {data!r}")  # no generated shape is a complete, valid lock
+
+
+@SETTINGS
+@given(raw=mutated_locks())
+def test_the_quick_lock_parser_accepts_only_what_the_located_one_accepts(raw: bytes) -> None:
+    fast = jsondoc.quick(raw)
+    try:
+        slow = jsondoc.load_bytes(raw, "s.lock", LockError).data
+    except LockError:
+        assert fast is None
+    else:
+        assert fast is None or fast == slow
