@@ -11,7 +11,8 @@ before anything is built:
   deep, and at most :attr:`Limits.max_nodes` values *with aliases counted as
   expanded*: an alias bomb is refused at the alias that crosses the bound, before it
   is expanded (an alias shares the value of its anchor, it is never copied);
-* no tags (``!!int``, ``!!timestamp``, ``!!python/...``), no merge keys (``<<``),
+* no tags (``!!int``, ``!!timestamp``, ``!!python/...``) other than those that say what a
+  value already is (``!!str``, ``!!map``, ``!!seq``), no merge keys (``<<``),
   no recursive aliases, keys that are plain scalars, and no duplicate keys (which
   PyYAML would silently collapse);
 * plain scalars are read as YAML 1.1 core types (null, booleans, integers and
@@ -162,6 +163,8 @@ _NULL = _CORE + "null"
 _BOOL = _CORE + "bool"
 _INT = _CORE + "int"
 _FLOAT = _CORE + "float"
+_ALLOWED_TAGS = {yaml.ScalarEvent: _CORE + "str", yaml.MappingStartEvent: _CORE + "map",
+                 yaml.SequenceStartEvent: _CORE + "seq"}
 
 
 class _Builder:
@@ -288,13 +291,16 @@ class _Builder:
         return value
 
     def tag(self, event: Any) -> None:
-        if event.tag is not None and event.tag != "!":
-            shown = "!!" + event.tag[len(_CORE):] if event.tag.startswith(_CORE) else event.tag
-            self.fail(f"YAML tags ({shown}) are not used in this file; write the value plainly", event.start_mark)
+        """Only tags that say what the value already is are allowed: ``!!str`` (force a string),
+        ``!!map``/``!!seq`` on a mapping/sequence, and the non-specific ``!``."""
+        if event.tag is None or event.tag == "!" or event.tag == _ALLOWED_TAGS.get(type(event)):
+            return
+        shown = "!!" + event.tag[len(_CORE):] if event.tag.startswith(_CORE) else event.tag
+        self.fail(f"YAML tags ({shown}) are not used in this file; write the value plainly", event.start_mark)
 
     def scalar(self, event: Any) -> Any:
         self.tag(event)
-        if event.tag == "!" or not event.implicit[0]:
+        if event.tag is not None or not event.implicit[0]:
             return event.value  # quoted, block or non-specific: a string
         kind = self.loader.resolve(yaml.ScalarNode, event.value, event.implicit)
         if kind not in (_NULL, _BOOL, _INT, _FLOAT):

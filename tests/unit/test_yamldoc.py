@@ -99,3 +99,10 @@ def test_aliases_within_the_bound_share_their_anchor() -> None:
     doc = load("m: &m {x: 1}\nb: [*m, *m]\n", "m.yaml")
     assert doc.data["b"] == [{"x": 1}, {"x": 1}]
     assert str(doc.where(("b", 1, "x"))) == "m.yaml:2:9"
+
+
+def test_tags_that_say_what_a_value_is_are_allowed() -> None:
+    doc = load("version: !!str 1.10\nm: !!map {a: !!str 1}\ns: !!seq [x]\n", "m.yaml")
+    assert doc.data == {"version": "1.10", "m": {"a": "1"}, "s": ["x"]}
+    assert "YAML tags (!!map)" in _error("s: !!map [x]\n")
+    assert "YAML tags (!!str)" in _error("s: !!str [x]\n")
