@@ -53,7 +53,7 @@ def handle_errors(func: F, interrupted: Optional[str] = None) -> F:
         except OSError as exc:
             if not is_disk_full(exc):
                 raise
-            error = disk_full(exc.filename or os.getcwd(), "writing")
+            error = disk_full(exc.filename, f"writing {exc.filename}" if exc.filename else "writing a file")
             fail(str(error), error.exit_code)
 
     return wrapper  # type: ignore[return-value]

@@ -73,9 +73,14 @@ def fetch(entry: SourceFile, package: str, lookaside: Optional[str], cache_dir: 
     if os.path.lexists(dest):
         os.unlink(dest)
     try:
-        os.link(cached, dest)
-    except OSError:
-        shutil.copyfile(cached, dest)
+        try:
+            os.link(cached, dest)
+        except OSError:
+            shutil.copyfile(cached, dest)
+    except OSError as exc:
+        if is_disk_full(exc):
+            raise disk_full(dest, f"copying {entry.filename} of {package} into its sources") from None
+        raise
     return dest
 
 

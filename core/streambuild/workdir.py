@@ -75,8 +75,11 @@ def nearly_full(path: str, margin: int = 1024 * 1024) -> bool:
     return stat.f_bavail * stat.f_frsize < margin
 
 
-def disk_full(path: str, what: str) -> DiskFull:
-    """The error for a file system that filled up while ``what`` (``writing the journal``) at ``path``."""
+def disk_full(path: Optional[str], what: str) -> DiskFull:
+    """The error for a file system that filled up while ``what`` (``writing the journal``) at ``path``
+    (None: unknown, when the error did not say)."""
+    if path is None:
+        return DiskFull(f"no space left on a device: {what} failed; free some space and run again")
     mount = mount_point(path)
     try:
         stat = os.statvfs(mount)
