@@ -173,7 +173,7 @@ class Stream:
             if report.ok:
                 published = self.publish(planned.plan, report)
             outcome = "ok" if report.ok else ("submitted" if report.pending else "failed")
-        except Exception as exc:  # publishing failed, a full disk...: a failure, not an interruption
+        except Exception:  # publishing failed, a full disk...: a failure, not an interruption
             outcome = "failed"
             raise
         finally:
