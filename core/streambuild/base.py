@@ -11,7 +11,7 @@ from .errors import Location, ManifestError
 #: Fedora's development branch; its number is the one ahead of the newest release.
 RAWHIDE_VERSION = 45
 
-_BASE = re.compile(r"(?P<distro>fedora|centos-stream|rhel|epel)-(?P<release>rawhide|[0-9]+)-(?P<arch>[a-z0-9_]+)\Z")
+_BASE = re.compile(r"(?P<distro>fedora|centos-stream|rhel|epel)-(?P<release>rawhide|[0-9]{1,4})-(?P<arch>[a-z0-9_]+)\Z")
 ARCHES = ("x86_64", "aarch64", "ppc64le", "s390x", "i686", "noarch")
 
 

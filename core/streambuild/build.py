@@ -24,6 +24,7 @@ from .base import Base
 from .baserepo import BaseProvides
 from .capabilities import leaves, parse_dependency
 from .errors import StreamBuildError
+from .errors import DiskFull
 from .plan import Plan
 from .providers import ProviderIndex
 from .results import ResultStore, StoredResult, facts_key, result_key
@@ -290,6 +291,8 @@ class Executor:
         start = time.monotonic()
         try:
             outcome = self.backend.build(job)
+        except DiskFull:
+            raise  # the environment's failure, not the component's: stops the run (exit 4)
         except Exception as exc:  # a backend bug must not take the other builds down
             outcome = BuildOutcome(False, message=f"{type(exc).__name__}: {exc}")
         finally:

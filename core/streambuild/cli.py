@@ -19,7 +19,7 @@ from . import frontend
 from . import journal as journal_mod
 from . import watch as watch_mod
 from .cliutil import emit_json as _emit_json
-from .cliutil import handle_errors
+from .cliutil import handle_errors, path_option
 from .audit import ComponentAudit
 from .errors import InputError
 from .manifest import load_manifest
@@ -34,14 +34,14 @@ F = TypeVar("F", bound=Callable[..., Any])
 # -- shared options ------------------------------------------------------------
 
 manifest_arg = click.argument("manifest", type=click.Path(dir_okay=False), default="stream-build.yaml")
-workdir_opt = click.option("--workdir", type=click.Path(file_okay=False), help="Work directory (default: .stream-build beside the manifest).")
+workdir_opt = click.option("--workdir", type=click.Path(file_okay=False), callback=path_option, help="Work directory (default: .stream-build beside the manifest).")
 json_opt = click.option("--json", "json_output", is_flag=True, help="Machine-readable output (JSON event lines while working).")
 locked_opt = click.option("--locked", is_flag=True, help="Use the lock file as it is; refuse to resolve refs.")
 jobs_opt = click.option("-j", "--jobs", type=click.IntRange(1, 256), default=2, show_default=True, help="Components built side by side.")
 backend_opt = click.option("--backend", default="local", show_default=True, help="Build backend (local, mock, or a plugin's).")
 keep_going_opt = click.option("--keep-going", is_flag=True, help="After a failure, build everything that does not depend on it.")
 resume_opt = click.option("--resume", is_flag=True, help="Continue an interrupted run from its lock without rebuilding what finished.")
-installroot_opt = click.option("--installroot", type=click.Path(file_okay=False), help="Install into this directory (overrides install.path).")
+installroot_opt = click.option("--installroot", type=click.Path(file_okay=False), callback=path_option, help="Install into this directory (overrides install.path).")
 yes_opt = click.option("-y", "--assumeyes", is_flag=True, help="Answer yes to the confirmation (always yes without a terminal).")
 no_check_opt = click.option("--no-check", is_flag=True, help="Skip the stream policy checks that run before building (logged).")
 no_opt = click.option("--assumeno", is_flag=True, help="Answer no to the confirmation: show what would be installed, install nothing.")

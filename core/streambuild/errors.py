@@ -45,9 +45,12 @@ class StreamBuildError(Exception):
         self.location = location
 
     def __str__(self) -> str:
+        """The message with its place; user information in URLs is never shown (``https://***@host/``)."""
+        from .values import redact  # values imports this module
+
         if self.location is not None:
-            return f"{self.location}: {self.message}"
-        return self.message
+            return redact(f"{self.location}: {self.message}")
+        return redact(self.message)
 
 
 class InputError(StreamBuildError):
@@ -84,6 +87,12 @@ class BuildFailed(StreamBuildError):
     exit_code = EXIT_FAILED
 
 
+class PublishError(StreamBuildError):
+    """The stream's repository could not be made (createrepo_c failed)."""
+
+    exit_code = EXIT_FAILED
+
+
 class InstallError(StreamBuildError):
     """Installing the stream's packages failed."""
 
@@ -100,3 +109,11 @@ class EnvironmentProblem(StreamBuildError):
     """The host lacks a tool, or the work directory is held by another run."""
 
     exit_code = EXIT_ENVIRONMENT
+
+
+class DiskFull(EnvironmentProblem):
+    """A file system filled up (ENOSPC, or a quota: EDQUOT) while stream-build or a tool wrote to it."""
+
+
+class DownloadError(SourceError):
+    """A download took longer than allowed or was larger than allowed."""

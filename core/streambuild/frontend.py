@@ -69,7 +69,7 @@ def choose_install(
             raise InputError(f"--installroot only applies to the installroot target, not {target!r}")
         if output:
             raise InputError("--output only applies to the container target, not to --installroot")
-        return InstallChoice("installroot", chosen, os.path.abspath(installroot))
+        return InstallChoice("installroot", chosen, values.check_path(os.path.abspath(installroot), "--installroot"))
     kind = target or (spec.type if spec else "host")
     if output and kind != "container":
         raise InputError(f"--output only applies to the container target, not {kind!r}")
@@ -77,7 +77,7 @@ def choose_install(
     if kind == "installroot":
         if not (spec and spec.path):
             raise InputError("install type 'installroot' needs --installroot DIR or install.path")
-        root = os.path.join(manifest.directory, spec.path)
+        root = values.check_path(os.path.join(manifest.directory, spec.path), "install.path")
     return InstallChoice(kind, chosen, root, output)
 
 

@@ -15,8 +15,9 @@ import tarfile
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence
 
-from . import values
+from . import procs, values
 from .errors import EnvironmentProblem, SourceError
+from .workdir import disk_full
 
 GIT_TIMEOUT = 300
 
@@ -49,7 +50,7 @@ def run_git(args: Sequence[str], git_dir: Optional[str] = None, what: str = "git
         cmd.append(f"--git-dir={git_dir}")
     cmd.extend(args)
     try:
-        proc = subprocess.run(cmd, input=stdin, capture_output=True, env=_env(), timeout=GIT_TIMEOUT)
+        proc = procs.run(cmd, input=stdin, capture_output=True, env=_env(), timeout=GIT_TIMEOUT)
     except FileNotFoundError:
         raise EnvironmentProblem("git is not installed") from None
     except subprocess.TimeoutExpired:
@@ -57,6 +58,9 @@ def run_git(args: Sequence[str], git_dir: Optional[str] = None, what: str = "git
     if proc.returncode != 0:
         message = proc.stderr.decode("utf-8", "replace").strip().splitlines()
         detail = "; ".join(line for line in message if line.strip())[-500:] or f"exit code {proc.returncode}"
+        if "No space left on device" in detail or "Disk quota exceeded" in detail:
+            where = git_dir or next((a for a in reversed(args) if os.path.isabs(a)), os.getcwd())
+            raise disk_full(where, f"{what} ({detail})")
         raise SourceError(f"{what}: {detail}")
     return proc.stdout
 

@@ -23,8 +23,11 @@ on the endpoint: a package that does not exist, a branch not created yet.
 from __future__ import annotations
 
 import email.utils
+import http.client
 import json
+import os
 import socket
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -282,3 +285,173 @@ def _reason(raw: bytes) -> str:
                 code = data.get("error_code")
                 return f"{data[key]} [{code}]" if isinstance(code, str) else data[key]
     return _snippet(raw)
+
+
+# -- bounded downloads -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DownloadLimits:
+    """How long and how large one download may be.
+
+    A download must finish within ``deadline`` seconds plus one second per ``min_rate``
+    bytes received: a server that stalls or drips a byte now and then fails after about
+    ``deadline`` seconds, while a large file that keeps arriving at ``min_rate`` or more
+    never does. Each read waits at most ``read_timeout``. A body larger than ``max_bytes``
+    (by its ``Content-Length``, or as it arrives) is refused.
+
+    The defaults can be changed with the environment variables named in :data:`ENVIRONMENT`.
+    """
+
+    deadline: float = 90.0
+    min_rate: int = 16 * 1024
+    max_bytes: int = 1024 ** 3
+    read_timeout: float = 30.0
+
+    def allowed(self, received: int) -> float:
+        return self.deadline + received / self.min_rate if self.min_rate > 0 else float("inf")
+
+    @classmethod
+    def from_environment(cls, env: Optional[Mapping[str, str]] = None) -> "DownloadLimits":
+        """The defaults, with what ``STREAM_BUILD_DOWNLOAD_*`` variables say; a bad value is an InputError."""
+        env = os.environ if env is None else env
+        changes: Dict[str, Any] = {}
+        for field_name, (variable, kind) in ENVIRONMENT.items():
+            text = env.get(variable, "").strip()
+            if not text:
+                continue
+            try:
+                value = kind(text)
+            except ValueError:
+                value = -1
+            if value < 0 or (kind is float and value != value):
+                raise InputError(f"{variable}={text!r} must be a non-negative number")
+            changes[field_name] = value
+        return cls(**changes)
+
+
+#: DownloadLimits field -> (environment variable, type).
+ENVIRONMENT: Dict[str, Tuple[str, Any]] = {
+    "deadline": ("STREAM_BUILD_DOWNLOAD_DEADLINE", float),
+    "min_rate": ("STREAM_BUILD_DOWNLOAD_MIN_RATE", int),
+    "max_bytes": ("STREAM_BUILD_DOWNLOAD_MAX_BYTES", int),
+    "read_timeout": ("STREAM_BUILD_DOWNLOAD_READ_TIMEOUT", float),
+}
+
+
+class DownloadFailed(Exception):
+    """Why a download stopped: the caller turns it into its own error, naming what it was downloading."""
+
+
+class _Watched:
+    """The connections of one download, so that a watchdog can cut them at the deadline."""
+
+    def __init__(self) -> None:
+        self.connections: list = []
+        self.lock = threading.Lock()
+        self.cut = False
+
+    def record(self, factory: Any) -> Any:
+        def make(*args: Any, **kwargs: Any) -> Any:
+            connection = factory(*args, **kwargs)
+            with self.lock:
+                self.connections.append(connection)
+                if self.cut:
+                    connection.close()
+            return connection
+
+        return make
+
+    def cut_all(self) -> None:
+        with self.lock:
+            self.cut = True
+            for connection in self.connections:
+                sock = getattr(connection, "sock", None)
+                if sock is not None:
+                    try:
+                        sock.shutdown(socket.SHUT_RDWR)  # wakes a read blocked in another thread
+                    except OSError:
+                        pass
+
+
+class _WatchedHTTP(urllib.request.HTTPHandler):
+    def __init__(self, watched: _Watched) -> None:
+        super().__init__()
+        self.watched = watched
+
+    def http_open(self, req: Any) -> Any:
+        return self.do_open(self.watched.record(http.client.HTTPConnection), req)
+
+
+class _WatchedHTTPS(urllib.request.HTTPSHandler):
+    def __init__(self, watched: _Watched) -> None:
+        super().__init__()
+        self.watched = watched
+
+    def https_open(self, req: Any) -> Any:
+        return self.do_open(self.watched.record(http.client.HTTPSConnection), req,
+                            context=self._context)  # type: ignore[attr-defined]
+
+
+def download(url: str, out: Any, limits: DownloadLimits, on_block: Optional[Callable[[bytes], None]] = None) -> int:
+    """Copy the body at ``url`` (http, https or file) into the binary file ``out``; return its size.
+
+    Raises :class:`DownloadFailed` saying why (too slow, too large, an HTTP status, a
+    transport error). Errors of writing ``out`` (a full disk) are raised as they are.
+    """
+    watched = _Watched()
+    opener = urllib.request.build_opener(_WatchedHTTP(watched), _WatchedHTTPS(watched))
+    start = time.monotonic()
+    received = 0
+    done = threading.Event()
+    too_slow = threading.Event()
+
+    def watchdog() -> None:
+        while not done.wait(0.25):
+            if time.monotonic() - start > limits.allowed(received):
+                too_slow.set()
+                watched.cut_all()
+                return
+
+    def slow() -> DownloadFailed:
+        return DownloadFailed(f"took longer than allowed: {received} bytes in {time.monotonic() - start:.1f} s "
+                              f"(a download may take {limits.deadline:g} s, plus 1 s per {limits.min_rate} bytes "
+                              f"received; {ENVIRONMENT['deadline'][0]} and {ENVIRONMENT['min_rate'][0]} change this)")
+
+    def network(step: Callable[[], Any]) -> Any:
+        """Run one network step; whatever goes wrong in it is a DownloadFailed."""
+        try:
+            result = step()
+        except urllib.error.HTTPError as exc:
+            raise DownloadFailed(f"answered {exc.code} {exc.reason}") from None
+        except (http.client.HTTPException, OSError, ValueError) as exc:  # URLError, timeouts, resets
+            if too_slow.is_set():
+                raise slow() from None
+            raise DownloadFailed(f"failed: {getattr(exc, 'reason', None) or exc}") from None
+        if too_slow.is_set():
+            raise slow()
+        return result
+
+    threading.Thread(target=watchdog, name="download-watchdog", daemon=True).start()
+    try:
+        timeout = max(1.0, min(limits.read_timeout, limits.deadline))
+        response = network(lambda: opener.open(url, timeout=timeout))
+        with response:
+            length = (response.headers.get("Content-Length") or "").strip()
+            if length.isdigit() and int(length) > limits.max_bytes:
+                raise DownloadFailed(f"is {int(length)} bytes (Content-Length), more than the {limits.max_bytes} "
+                                     f"allowed ({ENVIRONMENT['max_bytes'][0]} changes this)")
+            read = getattr(response, "read1", response.read)
+            while True:
+                block = network(lambda: read(1 << 16))
+                if not block:
+                    return received
+                received += len(block)
+                if received > limits.max_bytes:
+                    raise DownloadFailed(f"sent more than the {limits.max_bytes} bytes allowed "
+                                         f"({ENVIRONMENT['max_bytes'][0]} changes this)")
+                if on_block is not None:
+                    on_block(block)
+                out.write(block)
+    finally:
+        done.set()

@@ -7,16 +7,18 @@ it diffs well and can be committed beside the manifest.
 
 from __future__ import annotations
 
-import json
 import os
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
-from . import gitops, values
-from .errors import LockError, Location, SourceError, UnsafeValueError
+from . import gitops, jsondoc, values
+from .base import parse_base
+from .errors import InputError, LockError, Location, SourceError
 from .manifest import Component, Manifest
 from .workdir import write_json
+from .yamldoc import Document, PathKey
 
 LOCK_VERSION = 1
 
@@ -70,55 +72,177 @@ def lock_path(manifest: Manifest) -> str:
     return f"{stem}.lock"
 
 
+_TOP_KEYS = ("version", "base", "components")
+_COMPONENT_KEYS = ("name", "type", "url", "ref", "resolved", "commit", "spec_source")
+_SPEC_SOURCE_KEYS = ("url", "ref", "commit")
+
+
 def read_lock(path: str) -> Lock:
-    where = Location(path)
+    """Read and validate a lock file, field by field.
+
+    Every problem is a :class:`LockError` naming the file, line and column: invalid
+    JSON or UTF-8, unknown or missing keys, duplicate keys or components, a version
+    that is not the integer 1, names, URLs, refs and commits that fail their checks,
+    and a ``resolved`` ref that is not what the ref resolves to
+    (``refs/heads/<ref>``, ``refs/tags/<ref>`` or the ref itself).
+    """
     try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
+        with open(path, "rb") as handle:
+            raw = handle.read(jsondoc.Limits().max_bytes + 1)
     except FileNotFoundError:
-        raise LockError("lock file not found (run 'stream-build lock' first)", where) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise LockError(f"cannot read lock file: {exc}", where) from None
-    except json.JSONDecodeError as exc:
-        raise LockError(f"not valid JSON: {exc.msg}", Location(path, exc.lineno, exc.colno)) from None
-    if not isinstance(data, dict) or data.get("version") != LOCK_VERSION:
-        raise LockError(f"not a stream-build lock of version {LOCK_VERSION}", where)
-    if not isinstance(data.get("base"), str) or not isinstance(data.get("components"), list):
-        raise LockError("lock needs 'base' (string) and 'components' (list)", where)
-    comps = []
-    for index, raw in enumerate(data["components"]):
-        comps.append(_locked_component(raw, f"components[{index}]", where))
-    return Lock(data["base"], tuple(comps))
+        raise LockError("lock file not found (run 'stream-build lock' first)", Location(path)) from None
+    except OSError as exc:
+        raise LockError(f"cannot read lock file: {exc.strerror or exc}", Location(path)) from None
+    data = jsondoc.quick(raw)
+    if data is not None:
+        try:
+            return _validate(Document(path, data))
+        except LockError:
+            pass  # to be located: read again with the place of every value
+    return _validate(jsondoc.load_bytes(raw, path, LockError))
 
 
-def _locked_component(raw: Any, key: str, where: Location) -> LockedComponent:
-    fields = ("name", "type", "url", "ref", "resolved", "commit")
-    if not isinstance(raw, dict) or any(not isinstance(raw.get(f), str) for f in fields):
-        raise LockError(f"{key}: needs string fields {', '.join(fields)}", where)
-    unknown = set(raw) - set(fields) - {"spec_source"}
-    if unknown:
-        raise LockError(f"{key}: unknown keys {', '.join(sorted(unknown))}", where)
-    spec_source = raw.get("spec_source")
-    if spec_source is not None and (
-        not isinstance(spec_source, dict) or any(not isinstance(spec_source.get(f), str) for f in ("url", "ref", "commit"))
-    ):
-        raise LockError(f"{key}.spec_source: needs string fields url, ref and commit", where)
+def _validate(doc: Document) -> Lock:
+    data = doc.data
+    if not isinstance(data, dict):
+        raise LockError(f"not a stream-build lock: expected an object, found {_kind(data)}", doc.where(()))
+    _known_keys(doc, data, (), _TOP_KEYS)
+    for name in _TOP_KEYS:
+        if name not in data:
+            raise LockError(f"not a stream-build lock: missing {name!r}", doc.where(()))
+    version = data["version"]
+    if type(version) is not int or version != LOCK_VERSION:
+        raise LockError(f"version must be the integer {LOCK_VERSION}, found {_kind(version)} (a lock written by "
+                        "another version of stream-build: run 'stream-build lock')", doc.where(("version",)))
+    base = _string(doc, data, ("base",))
     try:
-        values.check_name(raw["name"])
-        values.check_url(raw["url"])
-        values.check_ref(raw["ref"])
-        values.check_commit(raw["commit"], f"commit of {raw['name']}")
-        if spec_source is not None:
-            spec_source = SpecSource(
-                values.check_url(spec_source["url"]),
-                values.check_ref(spec_source["ref"]),
-                values.check_commit(spec_source["commit"], f"spec_source commit of {raw['name']}"),
-            )
-    except UnsafeValueError as exc:
-        raise LockError(f"{key}: {exc.message}", where) from None
-    if raw["type"] not in ("dist-git", "git"):
-        raise LockError(f"{key}: type must be 'dist-git' or 'git'", where)
-    return LockedComponent(raw["name"], raw["type"], raw["url"], raw["ref"], raw["resolved"], raw["commit"], spec_source)
+        parse_base(base, doc.where(("base",)))
+    except InputError as exc:
+        raise LockError(exc.message, exc.location) from None
+    if not isinstance(data["components"], list):
+        raise LockError(f"components must be a list, found {_kind(data['components'])}", doc.where(("components",)))
+    comps: List[LockedComponent] = []
+    seen: Dict[str, Location] = {}
+    for index, raw_comp in enumerate(data["components"]):
+        comp = _locked_component(doc, raw_comp, ("components", index))
+        if comp.name in seen:
+            raise LockError(f"component {comp.name!r} is locked twice (first at {seen[comp.name]})",
+                            doc.where(("components", index, "name")))
+        seen[comp.name] = doc.where(("components", index))
+        comps.append(comp)
+    return Lock(base, tuple(comps))
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"boolean {str(value).lower()}"
+    if isinstance(value, (int, float)):
+        return f"number {value!r}"
+    if isinstance(value, str):
+        return f"string {values.redact(value)[:60]!r}"
+    return "a list" if isinstance(value, list) else "an object"
+
+
+def _known_keys(doc: Document, data: Dict[str, Any], key: PathKey, known: Tuple[str, ...]) -> None:
+    for name in data:
+        if name not in known:
+            raise LockError(f"unknown key {name!r} (expected {', '.join(known)})", doc.where_key(key + (name,)))
+
+
+def _string(doc: Document, data: Dict[str, Any], key: PathKey) -> str:
+    value = data.get(key[-1])
+    if not isinstance(value, str):
+        raise LockError(f"{_show(key)} must be a string, found {_kind(value)}", doc.where(key))
+    return value
+
+
+def _show(key: PathKey) -> str:
+    return "".join(f"[{k}]" if isinstance(k, int) else (f".{k}" if i else str(k)) for i, k in enumerate(key))
+
+
+def _locked_component(doc: Document, raw: Any, key: PathKey) -> LockedComponent:
+    if not isinstance(raw, dict):
+        raise LockError(f"{_show(key)} must be an object, found {_kind(raw)}", doc.where(key))
+    _known_keys(doc, raw, key, _COMPONENT_KEYS)
+    for name in _COMPONENT_KEYS[:-1]:
+        if name not in raw:
+            raise LockError(f"{_show(key)}: missing {name!r}", doc.where(key))
+    fields = {name: _string(doc, raw, key + (name,)) for name in _COMPONENT_KEYS[:-1]}
+    name = fields["name"]
+
+    def checked(check: Any, field: str, *args: Any) -> str:
+        try:
+            return check(fields[field], *args, doc.where(key + (field,)))
+        except InputError as exc:
+            raise LockError(exc.message, exc.location) from None
+
+    checked(values.check_name, "name", "name")
+    if fields["type"] not in ("dist-git", "git"):
+        raise LockError(f"type of {name} must be 'dist-git' or 'git', found {_kind(fields['type'])}",
+                        doc.where(key + ("type",)))
+    checked(values.check_url, "url", f"url of {name}")
+    ref = checked(values.check_ref, "ref", f"ref of {name}")
+    resolved = checked(values.check_ref, "resolved", f"resolved ref of {name}")
+    if resolved not in (f"refs/heads/{ref}", f"refs/tags/{ref}", ref):
+        raise LockError(f"resolved ref of {name} is {resolved!r}, but ref {ref!r} resolves to refs/heads/{ref}, "
+                        f"refs/tags/{ref} or itself", doc.where(key + ("resolved",)))
+    checked(values.check_commit, "commit", f"commit of {name}")
+    spec_source = None
+    if "spec_source" in raw:
+        spec_source = _spec_source(doc, raw["spec_source"], key + ("spec_source",), name)
+    return LockedComponent(name, fields["type"], fields["url"], ref, resolved, fields["commit"], spec_source)
+
+
+def _spec_source(doc: Document, raw: Any, key: PathKey, name: str) -> SpecSource:
+    if not isinstance(raw, dict):
+        raise LockError(f"spec_source of {name} must be an object, found {_kind(raw)}", doc.where(key))
+    _known_keys(doc, raw, key, _SPEC_SOURCE_KEYS)
+    fields = {}
+    for field, check in (("url", values.check_url), ("ref", values.check_ref), ("commit", values.check_commit)):
+        if field not in raw:
+            raise LockError(f"spec_source of {name}: missing {field!r}", doc.where(key))
+        try:
+            fields[field] = check(_string(doc, raw, key + (field,)), f"spec_source {field} of {name}",
+                                  doc.where(key + (field,)))
+        except LockError:
+            raise
+        except InputError as exc:
+            raise LockError(exc.message, exc.location) from None
+    return SpecSource(fields["url"], fields["ref"], fields["commit"])
+
+
+def read_existing(path: str, replace_corrupt: bool = False) -> Optional[Lock]:
+    """The lock at ``path``, or None when there is none.
+
+    A lock that cannot be read is a :class:`LockError`, unless ``replace_corrupt``
+    (``stream-build lock``, which writes a new one): then the unreadable file is
+    renamed to ``<path>.corrupt`` (``.corrupt.1``, … if taken), the renaming is
+    reported on standard error with what was wrong, and None is returned.
+    """
+    if not os.path.lexists(path):
+        return None
+    try:
+        return read_lock(path)
+    except LockError as exc:
+        if not replace_corrupt:
+            raise LockError(f"{exc.message} (run 'stream-build lock' to write a new lock; it keeps this one "
+                            f"as {os.path.basename(path)}.corrupt)", exc.location) from None
+        aside = set_aside(path)
+        sys.stderr.write(f"stream-build: warning: {values.redact(str(exc))}\n"
+                         f"stream-build: warning: kept the unreadable lock as {aside}; writing a new one\n")
+        return None
+
+
+def set_aside(path: str) -> str:
+    """Rename ``path`` to the first free ``<path>.corrupt[.N]``; return the new name."""
+    for number in range(1000):
+        aside = f"{path}.corrupt" + (f".{number}" if number else "")
+        if not os.path.lexists(aside):
+            os.rename(path, aside)
+            return aside
+    raise LockError(f"cannot keep {path} aside: {path}.corrupt.1 … .999 all exist; remove them")
 
 
 def write_lock(path: str, lock: Lock) -> None:

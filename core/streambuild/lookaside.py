@@ -1,4 +1,4 @@
-"""Dist-git's lookaside cache: the ``sources`` file and verified downloads."""
+"""Dist-git's lookaside cache: the ``sources`` file and verified, bounded downloads."""
 
 from __future__ import annotations
 
@@ -6,15 +6,13 @@ import hashlib
 import os
 import re
 import shutil
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from typing import List, Optional
 
 from . import values
-from .errors import Location, SourceError
-
-DOWNLOAD_TIMEOUT = 120
+from .errors import DownloadError, Location, SourceError
+from .http import DownloadFailed, DownloadLimits, download
+from .workdir import disk_full, is_disk_full
 _NEW = re.compile(r"(?P<type>[A-Z0-9]+) \((?P<file>[^)]+)\) = (?P<hash>[0-9a-f]+)\Z")
 _OLD = re.compile(r"(?P<hash>[0-9a-f]{32}) +(?P<file>\S+)\Z")
 _LENGTHS = {"md5": 32, "sha1": 40, "sha224": 56, "sha256": 64, "sha384": 96, "sha512": 128}
@@ -75,29 +73,45 @@ def fetch(entry: SourceFile, package: str, lookaside: Optional[str], cache_dir: 
     if os.path.lexists(dest):
         os.unlink(dest)
     try:
-        os.link(cached, dest)
-    except OSError:
-        shutil.copyfile(cached, dest)
+        try:
+            os.link(cached, dest)
+        except OSError:
+            shutil.copyfile(cached, dest)
+    except OSError as exc:
+        if is_disk_full(exc):
+            raise disk_full(dest, f"copying {entry.filename} of {package} into its sources") from None
+        raise
     return dest
 
 
-def _download(url: str, entry: SourceFile, package: str, cached: str) -> None:
+def _download(url: str, entry: SourceFile, package: str, cached: str, limits: Optional[DownloadLimits] = None) -> None:
+    """Download into ``.<file>.part<PID>`` beside ``cached``, verify, then move into place.
+
+    Bounded by :class:`~streambuild.http.DownloadLimits` (time and size, from the
+    environment unless given); a full disk is :class:`~streambuild.errors.DiskFull`.
+    Nothing is left behind on failure.
+    """
     values.check_url(url, "lookaside URL", schemes=("https", "http", "file"))
-    os.makedirs(os.path.dirname(cached), exist_ok=True)
-    tmp = f"{cached}.part{os.getpid()}"
+    limits = limits or DownloadLimits.from_environment()
+    tmp = os.path.join(os.path.dirname(cached), f".{entry.filename}.part{os.getpid()}")  # see workdir.remove_stale
     digest = hashlib.new(entry.hashtype)
     try:
-        with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT) as response, open(tmp, "wb") as out:
-            for block in iter(lambda: response.read(1 << 20), b""):
-                digest.update(block)
-                out.write(block)
-    except urllib.error.HTTPError as exc:
+        os.makedirs(os.path.dirname(cached), exist_ok=True)
+        with open(tmp, "wb") as out:
+            download(url, out, limits, digest.update)
+            out.flush()
+            os.fsync(out.fileno())
+    except DownloadFailed as exc:
         _remove(tmp)
-        raise SourceError(f"{package}: lookaside answered {exc.code} {exc.reason} for {url}") from None
-    except (urllib.error.URLError, OSError) as exc:
+        raise DownloadError(f"{package}: {entry.filename} from {url} {exc}") from None
+    except OSError as exc:
         _remove(tmp)
-        reason = getattr(exc, "reason", exc)
-        raise SourceError(f"{package}: cannot download {url}: {reason}") from None
+        if is_disk_full(exc):
+            raise disk_full(tmp, f"downloading {entry.filename} of {package}") from None
+        raise SourceError(f"{package}: cannot store {entry.filename}: {exc.strerror or exc}") from None
+    except BaseException:
+        _remove(tmp)
+        raise
     if digest.hexdigest() != entry.hash:
         _remove(tmp)
         raise SourceError(

@@ -8,10 +8,10 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
-from . import schema, values
+from . import schema, values, yamldoc
 from .base import Base, parse_base
 from .errors import Location, ManifestError
-from .yamldoc import Document, load
+from .yamldoc import Document
 
 FEDORA_DIST_GIT = "https://src.fedoraproject.org/rpms/"
 FEDORA_LOOKASIDE = "https://src.fedoraproject.org/repo/pkgs/rpms/"
@@ -95,17 +95,22 @@ class Manifest:
 
 def load_manifest(path: str) -> Manifest:
     try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
+        with open(path, "rb") as handle:
+            data = handle.read(yamldoc.DEFAULT_LIMITS.max_bytes + 1)
     except FileNotFoundError:
         raise ManifestError("manifest not found", Location(path)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ManifestError(f"cannot read manifest: {exc}", Location(path)) from None
-    return parse_manifest(text, path)
+    except OSError as exc:
+        raise ManifestError(f"cannot read manifest: {exc.strerror or exc}", Location(path)) from None
+    return _parse(yamldoc.load_bytes(data, path))
 
 
 def parse_manifest(text: str, path: str = "<manifest>") -> Manifest:
-    doc = load(text, path)
+    """The manifest in ``text``; every problem is an :class:`InputError` naming file, line and column."""
+    return _parse(yamldoc.load(text, path))
+
+
+def _parse(doc: Document) -> Manifest:
+    path = doc.path
     if doc.data is None:
         raise ManifestError("the manifest is empty (expected 'base:' and 'build:')", Location(path, 1, 1))
     schema.validate(doc)
@@ -229,6 +234,5 @@ def _install(doc: Document, raw: Dict[str, Any]) -> InstallSpec:
     )
     path = raw.get("path")
     if path is not None:
-        if not path or "\x00" in path or "\n" in path:
-            raise ManifestError("install.path must be a directory path", doc.where(key + ("path",)))
+        values.check_path(path, "install.path", doc.where(key + ("path",)))
     return InstallSpec(kind, packages, path, raw.get("base_image"), raw.get("tag"), raw.get("registry"))

@@ -13,6 +13,7 @@ import threading
 import time
 from typing import IO, Any, Mapping, Optional
 
+from . import values
 from .plugins import hookimpl
 
 _MARK = {"building": "…", "done": "✓", "cached": "=", "failed": "✗", "skipped": "-", "not-started": "-"}
@@ -36,12 +37,12 @@ class Progress:
     def streambuild_event(self, event: Mapping[str, Any]) -> None:
         with self._lock:
             if self.mode == "json":
-                self.out.write(json.dumps(dict(event), sort_keys=True, default=str) + "\n")
+                self.out.write(values.redact(json.dumps(dict(event), sort_keys=True, default=str)) + "\n")
                 self.out.flush()
             elif self.mode == "tty":
-                self._human(event)
+                self._human(_Redacting(self.out), event)
 
-    def _human(self, event: Mapping[str, Any]) -> None:
+    def _human(self, out: "_Redacting", event: Mapping[str, Any]) -> None:
         elapsed = time.monotonic() - self.start
         stamp = f"[{int(elapsed) // 60:02d}:{int(elapsed) % 60:02d}]"
         kind = event.get("event")
@@ -54,17 +55,30 @@ class Progress:
                 extra = f" ({event['duration']:.1f} s)"
             if event.get("message") and state in ("failed", "skipped", "not-started"):
                 extra += f": {event['message']}"
-            self.out.write(f"{stamp} {_MARK.get(state, ' ')} {event.get('component')} {state}{extra}\n")
+            out.write(f"{stamp} {_MARK.get(state, ' ')} {event.get('component')} {state}{extra}\n")
             if state == "failed" and event.get("log_tail"):
-                self.out.write("    " + "\n    ".join(str(event["log_tail"]).rstrip().splitlines()) + "\n")
-                self.out.write(f"    full log: {event.get('log')}\n")
+                out.write("    " + "\n    ".join(str(event["log_tail"]).rstrip().splitlines()) + "\n")
+                out.write(f"    full log: {event.get('log')}\n")
         elif kind == "locked":
-            self.out.write(f"{stamp} locked {event.get('components')} components in {event.get('lock')}\n")
+            out.write(f"{stamp} locked {event.get('components')} components in {event.get('lock')}\n")
         elif kind == "edge-added":
-            self.out.write(f"{stamp}   {event.get('component')} waits for {event.get('after')}: it needs "
-                           f"{event.get('capability')}, which {event.get('after')} provides ({event.get('source')})\n")
+            out.write(f"{stamp}   {event.get('component')} waits for {event.get('after')}: it needs "
+                      f"{event.get('capability')}, which {event.get('after')} provides ({event.get('source')})\n")
         elif kind == "note":
-            self.out.write(f"{stamp}   note: {event.get('message')}\n")
+            out.write(f"{stamp}   note: {event.get('message')}\n")
         elif kind == "published":
-            self.out.write(f"{stamp} published {len(event.get('packages', []))} RPMs to {event.get('repo')}\n")
+            out.write(f"{stamp} published {len(event.get('packages', []))} RPMs to {event.get('repo')}\n")
+        out.flush()
+
+
+class _Redacting:
+    """Writes through :func:`streambuild.values.redact`: no user information of URLs on the terminal."""
+
+    def __init__(self, out: IO[str]) -> None:
+        self.out = out
+
+    def write(self, text: str) -> None:
+        self.out.write(values.redact(text))
+
+    def flush(self) -> None:
         self.out.flush()

@@ -12,8 +12,9 @@ import subprocess
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Sequence, Tuple
 
-from .errors import EnvironmentProblem, PolicyDenied, StreamBuildError
-from .workdir import WorkDir
+from . import procs
+from .errors import EnvironmentProblem, PolicyDenied, PublishError
+from .workdir import WorkDir, disk_full, nearly_full
 
 STREAM_REPO = "stream"
 BUILDONLY_REPO = "buildonly"
@@ -60,12 +61,18 @@ def make_repo(directory: str, rpms: Iterable[str]) -> None:
         except OSError:
             shutil.copyfile(rpm, dest)
     try:
-        proc = subprocess.run(["createrepo_c", "--quiet", "--no-database", new], capture_output=True, text=True)
+        proc = procs.run(["createrepo_c", "--quiet", "--no-database", new], capture_output=True, text=True,
+                         stdin=subprocess.DEVNULL)
     except FileNotFoundError:
         raise EnvironmentProblem("createrepo_c is not installed (Debian: apt install createrepo-c)") from None
     if proc.returncode != 0:
+        detail = proc.stderr.strip()[-500:] or f"exit code {proc.returncode}"
+        # createrepo_c does not always say why (a full disk can be "gzclose(): file operation error")
+        full = "No space left on device" in proc.stderr or "Disk quota exceeded" in proc.stderr or nearly_full(new)
+        error = disk_full(new, f"createrepo_c writing the repository ({detail})") if full else PublishError(
+            f"createrepo_c failed to make the repository {directory}: {detail}")
         shutil.rmtree(new, ignore_errors=True)
-        raise StreamBuildError(f"createrepo_c failed: {proc.stderr.strip()[-500:]}")
+        raise error
     old = f"{directory}.old"
     shutil.rmtree(old, ignore_errors=True)
     if os.path.exists(directory):

@@ -48,6 +48,8 @@ _GENERATORS = (
     ("cargo", re.compile(r"%\{?cargo_generate_buildrequires\}?(.*)$")),
     ("go", re.compile(r"%\{?go_generate_buildrequires\}?(.*)$")),
 )
+#: Options only rpm 4.20 knows, which the overrides in RPM_420_MACROS accept.
+_NEWER_OPTIONS = re.compile(r"^%(?:autosetup\b[^\n]*\s-C\b|autopatch\b[^\n]*\s-q\b)", re.M)
 _QUIET_LINE = re.compile(r"^(%if|%else|%elif|%endif|%global|%define|%undefine|export\s|set\s|:$|true$)")
 _CHDIR = re.compile(r"^(?:cd|pushd)\s+(\S+)")
 #: ``echo X`` prints one requirement: single-quoted anything, double-quoted without expansions, or a plain word list.
@@ -113,9 +115,8 @@ class Parser:
             handle.write("\n".join([*self.compat.values(), *overrides.values()]) + "\n")
         self.overrides = tuple(overrides)
         self._referenced = re.compile(
-            r"%[{?!]*(" + "|".join(re.escape(n) for n in sorted({*self.compat, *self.overrides}, key=len, reverse=True))
-            + r")\b"
-        ) if (self.compat or self.overrides) else None
+            r"%[{?!]*(" + "|".join(re.escape(n) for n in sorted(self.compat, key=len, reverse=True)) + r")\b"
+        ) if self.compat else None
 
     def _prepare(self, request: SpecRequest, empty: Sequence[str]) -> None:
         self.rpm.reset()
@@ -167,6 +168,8 @@ class Parser:
             if empty:
                 approximate.append("macros unknown here taken as empty: " + ", ".join("%" + n for n in empty))
             used = sorted(set(self._referenced.findall(text))) if self._referenced is not None else []
+            if self.overrides and _NEWER_OPTIONS.search(text):
+                approximate.append("rpm 4.20's %autosetup -C / %autopatch -q read with this rpm's meaning")
             if used:
                 approximate.append("stream-build's stand-ins for Fedora macros: " + ", ".join("%" + n for n in used))
             generators = list(self._generators(text))

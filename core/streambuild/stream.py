@@ -81,9 +81,7 @@ class Stream:
         since is a warning (the locked commit is built). ``lock_changes`` says afterwards what a
         re-resolution changed.
         """
-        existing: Optional[lock_mod.Lock] = None
-        if os.path.exists(self.lock_path):
-            existing = lock_mod.read_lock(self.lock_path)
+        existing = lock_mod.read_existing(self.lock_path, replace_corrupt=(mode == "update"))
         self.lock_changes: List[str] = []
         if mode == "locked":
             if existing is None:
@@ -246,6 +244,9 @@ class Stream:
             if report.ok:
                 published = self.publish(planned.plan, report)
             outcome = "ok" if report.ok else ("submitted" if report.pending else "failed")
+        except Exception:  # publishing failed, a full disk...: a failure, not an interruption
+            outcome = "failed"
+            raise
         finally:
             self.emit({"event": "run-end", "outcome": outcome})
         return report, published

@@ -1,9 +1,18 @@
-"""Checks for the values that reach git, rpm and URLs: package names, refs, macros, URLs.
+"""Checks for the values that reach git, rpm and URLs: package names, refs, macros, URLs, paths.
 
 Values are always passed to tools as data (argument lists, never a shell), but a
 value that starts with ``-`` would still be read as an option, and one with
 control characters breaks logs and files; such values are refused here, before
 anything runs.
+
+Paths are checked too (:func:`check_path`): rpm expands macros in every path it is
+given (``--root``, ``--dbpath``, ``_topdir``, the spec file's name), so a path holding
+``%`` would run ``%(shell)`` or ``%{lua:...}`` code. Every path that can reach rpm or
+rpmbuild is checked where it enters (command-line options, manifest fields, the work
+directory), so that backends only ever see clean ones.
+
+Messages that show a URL show it through :func:`redact`, which hides user information
+(``https://user:token@host/`` becomes ``https://***@host/``).
 """
 
 from __future__ import annotations
@@ -28,7 +37,19 @@ def is_name(value: str) -> bool:
 
 
 def _describe(value: str) -> str:
-    return repr(value)
+    return repr(redact(value))
+
+
+_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/?#@\s'\"]*)@")
+
+
+def redact(text: str) -> str:
+    """``text`` with the user information of every URL in it replaced by ``***``.
+
+    Use it for everything shown or logged that may hold a URL: error messages, git's
+    answers, journal records. ``ssh://git@host/x`` becomes ``ssh://***@host/x``.
+    """
+    return _USERINFO.sub(lambda m: f"{m.group('scheme')}***@", text) if "@" in text else text
 
 
 def check_name(value: str, what: str = "package name", where: Optional[Location] = None) -> str:
@@ -114,18 +135,60 @@ def check_url(value: str, what: str = "URL", where: Optional[Location] = None, s
         raise UnsafeValueError(f"{what} must be a non-empty string", where)
     if value.startswith("-") or any(ord(ch) < 0x21 or ch in "\x7f`$\\" for ch in value):
         raise UnsafeValueError(f"{what} {_describe(value)} contains spaces, control or shell characters", where)
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError as exc:  # "Invalid IPv6 URL", "Port out of range"
+        raise UnsafeValueError(f"{what} {_describe(value)} is not a valid URL: {exc}", where) from None
     if parts.scheme not in schemes:
         raise UnsafeValueError(
             f"{what} {_describe(value)} must use one of the schemes {', '.join(schemes)}", where
         )
-    if parts.scheme != "file" and not parts.netloc:
+    if parts.scheme == "file":
+        if not parts.path.startswith("/") or parts.netloc not in ("", "localhost"):
+            raise UnsafeValueError(f"{what} {_describe(value)} must be an absolute file:// URL", where)
+        return value
+    host = parts.netloc.rpartition("@")[2]
+    if not parts.hostname or host.startswith(":"):
         raise UnsafeValueError(f"{what} {_describe(value)} has no host", where)
-    if parts.scheme == "file" and not parts.path.startswith("/"):
-        raise UnsafeValueError(f"{what} {_describe(value)} must be an absolute file:// URL", where)
+    if host.startswith("-") or parts.hostname.startswith("-"):
+        raise UnsafeValueError(
+            f"{what} {_describe(value)} has a host starting with '-' (ssh would read it as an option)", where
+        )
+    if port == 0:
+        raise UnsafeValueError(f"{what} {_describe(value)} has port 0", where)
+    if parts.username is not None and parts.username.startswith("-"):
+        raise UnsafeValueError(f"{what} {_describe(value)} has a user name starting with '-'", where)
     return value
 
 
 def as_base_url(value: str) -> str:
     """A base URL that names are appended to always ends with '/'."""
     return value if value.endswith("/") else value + "/"
+
+
+#: Characters refused in paths given to rpm and rpmbuild (see :func:`check_path`).
+_PATH_FORBIDDEN = re.compile(r"[%\x00-\x1f\x7f]")
+
+
+def check_path(value: object, what: str = "path", where: Optional[Location] = None) -> str:
+    """A file-system path that can be handed to rpm, rpmbuild or DNF as data.
+
+    rpm expands macros in the paths it is given, so a path holding ``%`` would run
+    ``%(...)`` (a shell) or ``%{lua:...}`` code, and a control character would end
+    a ``--define``. Such paths are refused, naming ``what`` (``--installroot``,
+    ``install.path``, ``work directory``) and ``where``. This is the one check for
+    every path that can reach rpm: apply it where a path enters (an option, a
+    manifest field, the work directory), so that what is built from it is clean.
+    """
+    if not isinstance(value, str) or not value:
+        raise UnsafeValueError(f"{what} must be a non-empty path", where)
+    match = _PATH_FORBIDDEN.search(value)
+    if match:
+        problem = (
+            "holds '%', which rpm would expand as a macro (running %(...) or %{lua:...} code)"
+            if match.group() == "%"
+            else "holds a control character"
+        )
+        raise UnsafeValueError(f"{what} {_describe(value)} {problem}; choose a path without it", where)
+    return value

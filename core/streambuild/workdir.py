@@ -1,32 +1,112 @@
-"""The work directory (``.stream-build/`` beside the manifest): its layout, its lock, atomic writes."""
+"""The work directory (``.stream-build/`` beside the manifest): its layout, its lock, atomic writes.
+
+Opening a work directory (:meth:`WorkDir.acquire`) removes what a run that crashed or
+was killed left half-written: ``tmp/``, lookaside downloads (``*.part<PID>``), mirrors
+being created (``git/*.git.tmp<PID>``), atomic writes (``.tmp-*``) and repositories being
+made (``repos/*.new``, ``repos/*.old``). A full disk (``ENOSPC``, ``EDQUOT``) is a
+:class:`~streambuild.errors.DiskFull` error (exit 4) naming the file system that filled
+up (:func:`disk_full`), never a traceback.
+"""
 
 from __future__ import annotations
 
 import errno
 import fcntl
+import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
-from typing import Any, Optional
+from typing import Any, List, Optional
 
-from .errors import EnvironmentProblem
+from . import values
+from .errors import DiskFull, EnvironmentProblem
+
+#: The errno values of a full file system.
+NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+
+# How stream-build names what it writes aside before moving it into place: atomic_write's files,
+# lookaside downloads (".<file>.part<PID>"; once "<file>.part<PID>", which a source could also be
+# called, so such a file is stale only if it does not have the hash it is stored under), mirrors
+# being created (gitops) and repositories being made (publish.make_repo).
+_ATOMIC = re.compile(r"\.tmp-.+\Z")
+_DOWNLOAD = re.compile(r"\..+\.part\d+\Z")
+_OLD_DOWNLOAD = re.compile(r".+\.part\d+\Z")
+_MIRROR = re.compile(r".+\.git\.tmp\d+\Z")
+_REPO = re.compile(r".+\.(new|old)\Z")
+
+
+def _is_verified(path: str) -> bool:
+    """Whether a file in the lookaside cache (``<hashtype>/<hash>/<file>``) has the hash it is stored under."""
+    hash_dir = os.path.dirname(path)
+    hashtype = os.path.basename(os.path.dirname(hash_dir))
+    try:
+        digest = hashlib.new(hashtype)
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except (OSError, ValueError):
+        return False
+    return digest.hexdigest() == os.path.basename(hash_dir)
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno in NO_SPACE
+
+
+def mount_point(path: str) -> str:
+    """The mount point of the file system holding ``path`` (or where it would be created)."""
+    path = os.path.abspath(path)
+    while not os.path.exists(path) and path != os.path.dirname(path):
+        path = os.path.dirname(path)
+    while not os.path.ismount(path):
+        path = os.path.dirname(path)
+    return path
+
+
+def nearly_full(path: str, margin: int = 1024 * 1024) -> bool:
+    """Whether the file system holding ``path`` has less than ``margin`` bytes left for us: to tell,
+    when a tool failed without saying why, whether the disk is the reason."""
+    try:
+        stat = os.statvfs(mount_point(path))
+    except OSError:
+        return False
+    return stat.f_bavail * stat.f_frsize < margin
+
+
+def disk_full(path: Optional[str], what: str) -> DiskFull:
+    """The error for a file system that filled up while ``what`` (``writing the journal``) at ``path``
+    (None: unknown, when the error did not say)."""
+    if path is None:
+        return DiskFull(f"no space left on a device: {what} failed; free some space and run again")
+    mount = mount_point(path)
+    try:
+        stat = os.statvfs(mount)
+        free = f", {stat.f_bavail * stat.f_frsize // 1024} KiB free"
+    except OSError:
+        free = ""
+    return DiskFull(f"no space left on the file system at {mount}{free}: {what} failed ({path}); "
+                    "free some space (or use --workdir on another file system) and run again")
 
 
 def atomic_write(path: str, data: bytes) -> None:
     """Write ``path`` so that readers see the old or the new content, never a part."""
     directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+    tmp = None
     try:
+        os.makedirs(directory, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
+    except BaseException as exc:
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
+        if is_disk_full(exc):
+            raise disk_full(path, f"writing {os.path.basename(path)}") from None
         raise
 
 
@@ -47,7 +127,8 @@ class WorkDir:
     """Paths of everything a stream keeps between runs, and the lock that keeps runs apart."""
 
     def __init__(self, root: str) -> None:
-        self.root = os.path.abspath(root)
+        # every path rpm and rpmbuild are given (topdir, dbpath, sources, specs) is under the root
+        self.root = values.check_path(os.path.abspath(values.check_path(root, "work directory")), "work directory")
         self._lock_fd: Optional[int] = None
 
     def path(self, *parts: str) -> str:
@@ -95,11 +176,51 @@ class WorkDir:
                     "wait for it to finish"
                 ) from None
             raise
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+        except OSError as exc:
+            os.close(fd)
+            if is_disk_full(exc):
+                raise disk_full(self.path("lock"), "opening the work directory") from None
+            raise
         self._lock_fd = fd
-        shutil.rmtree(self.path("tmp"), ignore_errors=True)  # left by a run that crashed
+        self.remove_stale()
         return self
+
+    def remove_stale(self) -> List[str]:
+        """Remove what runs that crashed left half-written (see the module's docstring); return it.
+
+        Only for the holder of the work directory: no other run can be writing them.
+        """
+        stale = [self.path("tmp")] if os.path.lexists(self.path("tmp")) else []
+        stale += self._matching("", _ATOMIC) + self._matching("git", _MIRROR) + self._matching("repos", _REPO)
+        for top in ("results", "analysis"):
+            for parent, _dirs, files in os.walk(self.path(top)):
+                stale += [os.path.join(parent, name) for name in files if _ATOMIC.match(name)]
+        for parent, _dirs, files in os.walk(self.lookaside_cache):
+            for name in files:
+                path = os.path.join(parent, name)
+                if _ATOMIC.match(name) or _DOWNLOAD.match(name) or (
+                    _OLD_DOWNLOAD.match(name) and not _is_verified(path)
+                ):
+                    stale.append(path)
+        for path in stale:
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                try:
+                    os.unlink(path)
+                except FileNotFoundError:
+                    pass
+        return stale
+
+    def _matching(self, top: str, pattern: "re.Pattern[str]") -> List[str]:
+        directory = self.path(top) if top else self.root
+        try:
+            return [os.path.join(directory, name) for name in os.listdir(directory) if pattern.match(name)]
+        except OSError:
+            return []
 
     def release(self) -> None:
         if self._lock_fd is not None:

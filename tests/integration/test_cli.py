@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 
 import pytest
 
@@ -62,3 +63,52 @@ def test_status_without_runs(tmp_path):
     (tmp_path / "s.yaml").write_text(GOOD)
     out = cli("status", "s.yaml", cwd=tmp_path)
     assert out.code == 2 and "no run recorded" in out.stderr
+
+
+def _bomb(levels: int) -> bytes:
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, levels)]
+    return ("\n".join(lines) + "\n").encode() + GOOD.encode()
+
+
+@pytest.mark.parametrize(
+    "raw, words",
+    [
+        (GOOD.replace("main]", "ma\x00in]").encode(), "s.yaml:5:18: character U+0000 is not allowed"),
+        (GOOD.replace("main]", "ma\x1bin]").encode(), "s.yaml:5:18: character U+001B is not allowed"),
+        (GOOD.encode().replace(b"main]", b"ma\xffin]"), "s.yaml:5:18: not valid UTF-8: byte 0xff"),
+        (GOOD.replace("fedora-44-x86_64", "!!int abc").encode(), "s.yaml:1:7: YAML tags (!!int)"),
+        (GOOD.replace("fedora-44-x86_64", "!!timestamp 2020-13-45").encode(), "s.yaml:1:7: YAML tags (!!timestamp)"),
+        (GOOD.replace("[a:main]", "[{<<: {name: a}, ref: main}]").encode(), "s.yaml:5:15: merge keys"),
+        (GOOD.replace("file:///nonexistent/", "'http://[::1/'").encode(), "s.yaml:4:8: url 'http://[::1/' is not a valid URL"),
+        (GOOD.replace("[a:main]", "[" * 2000 + "]" * 2000).encode(), "s.yaml:5:74: nested more than 64 levels"),
+        (_bomb(9), "s.yaml:7:"),
+    ],
+)
+def test_hostile_manifests_are_located_errors(tmp_path, raw, words):
+    (tmp_path / "s.yaml").write_bytes(raw)
+    out = cli("validate", "s.yaml", cwd=tmp_path, timeout=60)
+    assert out.code == 2 and out.stderr.startswith(f"stream-build: error: {words}"), out.stderr
+
+
+def test_credentials_in_urls_are_never_shown(tmp_path):
+    with socket.socket() as refusing:  # a port nothing listens on: git cannot connect
+        refusing.bind(("127.0.0.1", 0))
+        port = refusing.getsockname()[1]
+    text = GOOD.replace("file:///nonexistent/", f"http://alice:s3cret-token@127.0.0.1:{port}/rpms/")
+    (tmp_path / "s.yaml").write_text(text)
+    for args in (["lock", "s.yaml"], ["build", "s.yaml", "--json"]):
+        out = cli(*args, cwd=tmp_path)
+        assert out.code == 2 and f"http://***@127.0.0.1:{port}/rpms/a" in out.stderr, out.stderr
+        assert "s3cret" not in out.stderr + out.stdout and "alice" not in out.stderr + out.stdout
+    (tmp_path / "s.yaml").write_text(text.replace("packages: [a:main]", "packages: ['a:--x']"))
+    out = cli("validate", "s.yaml", cwd=tmp_path)
+    assert out.code == 2 and "s3cret" not in out.stderr
+
+
+@pytest.mark.parametrize("url", ["ssh://-oProxyCommand=touch%20pwned/x", "ssh://git@-oProxyCommand=touch/x"])
+def test_hosts_that_would_be_options_are_refused(tmp_path, url):
+    (tmp_path / "s.yaml").write_text(GOOD.replace("file:///nonexistent/", f"'{url}'"))
+    out = cli("lock", "s.yaml", cwd=tmp_path)
+    assert out.code == 2 and "s.yaml:4:8: " in out.stderr and "host starting with '-'" in out.stderr, out.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["s.yaml"]

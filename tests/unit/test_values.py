@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from streambuild import values
@@ -41,11 +43,30 @@ def test_good_urls(url: str) -> None:
     assert values.check_url(url) == url
 
 
-@pytest.mark.parametrize("url", ["ext::sh -c touch% /tmp/x", "-u", "https://", "ftp://x/", "https://a b/",
-                                 "file://relative", "https://x/$(id)", "https://x/`id`"])
-def test_bad_urls(url: str) -> None:
-    with pytest.raises(UnsafeValueError):
+@pytest.mark.parametrize(
+    "url, words",
+    [
+        ("ext::sh -c touch% /tmp/x", "spaces"), ("-u", "spaces"), ("https://", "no host"), ("ftp://x/", "schemes"),
+        ("https://a b/", "spaces"), ("file://relative", "absolute"), ("https://x/$(id)", "shell"),
+        ("https://x/`id`", "shell"), ("http://[::1/", "not a valid URL: Invalid IPv6 URL"),
+        ("https://[::1/x", "not a valid URL"), ("http://h:99999/", "Port out of range"), ("http://h:0/", "port 0"),
+        ("http://h:x/", "not a valid URL"), ("ssh://-oProxyCommand=touch%20x/r", "host starting with '-'"),
+        ("ssh://git@-oProxyCommand=x/r", "host starting with '-'"), ("ssh://-l@host/r", "user name starting with '-'"),
+        ("https://:80/", "no host"), ("file://example.org/srv", "absolute"),
+    ],
+)
+def test_bad_urls(url: str, words: str) -> None:
+    with pytest.raises(UnsafeValueError, match=re.escape(words)):
         values.check_url(url)
+
+
+def test_urls_with_user_information_are_shown_redacted() -> None:
+    assert values.check_url("https://user:secret@example.org/rpms/") == "https://user:secret@example.org/rpms/"
+    with pytest.raises(UnsafeValueError) as info:
+        values.check_url("ftp://user:secret@example.org/rpms/")
+    assert "secret" not in str(info.value) and "ftp://***@example.org/rpms/" in str(info.value)
+    assert values.redact("fatal: unable to access 'https://u:tok@h/x.git/': 403; ssh://git@h/y and a@b") == (
+        "fatal: unable to access 'https://***@h/x.git/': 403; ssh://***@h/y and a@b")
 
 
 def test_commits_and_file_names() -> None:
@@ -70,3 +91,25 @@ def test_macros() -> None:
             values.check_macro_name(bad)
     with pytest.raises(UnsafeValueError):
         values.check_macro_value("x", "a\nb")
+
+
+@pytest.mark.parametrize("path", ["/var/tmp/x", "relative/dir", "/srv/with space/ü", "/a/b-c_d.e+f~g@h"])
+def test_clean_paths(path: str) -> None:
+    assert values.check_path(path) == path
+
+
+@pytest.mark.parametrize(
+    "path, words",
+    [
+        ("/tmp/x-%(touch /tmp/pwned)", "holds '%', which rpm would expand"),
+        ('/tmp/%{lua: os.execute("id")}', "holds '%'"),
+        ("/tmp/100%", "holds '%'"),
+        ("/tmp/a\nb", "control character"),
+        ("/tmp/a\x00b", "control character"),
+        ("", "non-empty path"),
+    ],
+)
+def test_paths_rpm_would_expand_are_refused(path: str, words: str) -> None:
+    with pytest.raises(UnsafeValueError, match=re.escape(words)) as info:
+        values.check_path(path, "--installroot")
+    assert str(info.value).startswith("--installroot")

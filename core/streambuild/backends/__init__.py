@@ -10,8 +10,10 @@ import time
 from dataclasses import dataclass, field
 from typing import IO, List, Optional, Protocol, Sequence, Tuple
 
+from .. import procs, values
 from ..base import Base
 from ..errors import EnvironmentProblem
+from ..workdir import disk_full, nearly_full
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,14 @@ class BuildJob:
     log_path: str
     base: Base
     cancel: Optional[threading.Event] = field(default=None, compare=False)  # set on Ctrl-C: stop now
+
+    def __post_init__(self) -> None:
+        # rpm expands macros in paths: the boundaries (options, manifest, work directory) refuse '%',
+        # and a job never reaches a backend with a path that would run code
+        for what in ("spec_path", "source_dir", "work_dir", "output_dir", "log_path"):
+            values.check_path(getattr(self, what), what.replace("_", " "))
+        for path in self.dependency_rpms:
+            values.check_path(path, "dependency RPM")
 
 
 @dataclass(frozen=True)
@@ -57,14 +67,15 @@ def run_logged(
     When ``cancel`` is set (the run was interrupted) the command is not started, or is
     terminated, and 130 is returned.
     """
-    log.write("$ " + " ".join(cmd) + "\n")
+    log.write("$ " + values.redact(" ".join(cmd)) + "\n")
     log.flush()
     if cancel is not None and cancel.is_set():
         log.write("[stream-build] interrupted before start\n")
         return 130
     try:
-        # its own process group, so that stopping it stops everything it started (rpmbuild's %build shell)
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=cwd, start_new_session=True)
+        # its own process group, so that stopping it stops everything it started (rpmbuild's %build
+        # shell), and the whole group dies with stream-build (procs: a parent-death signal)
+        proc = procs.popen(cmd, group=True, stdout=log, stderr=subprocess.STDOUT, cwd=cwd, stdin=subprocess.DEVNULL)
     except FileNotFoundError:
         raise EnvironmentProblem(f"{cmd[0]} is not installed") from None
     deadline = None if timeout is None else time.monotonic() + timeout
@@ -72,6 +83,8 @@ def run_logged(
         try:
             code = proc.wait(timeout=0.2)
             log.flush()
+            if code != 0:
+                _check_disk(cmd, log, cwd)
             return code
         except subprocess.TimeoutExpired:
             pass
@@ -85,19 +98,28 @@ def run_logged(
             return 124
 
 
+def _check_disk(cmd: Sequence[str], log: IO[str], cwd: Optional[str]) -> None:
+    """Raise :class:`~streambuild.errors.DiskFull` when a failed command failed because a disk filled up:
+    it said so in its log, or the file system of its log or working directory has (almost) no space left."""
+    name = getattr(log, "name", None)
+    tail = log_tail(name, 40) if isinstance(name, str) else ""
+    said = "No space left on device" in tail or "Disk quota exceeded" in tail
+    for path in (p for p in (name, cwd) if isinstance(p, str)):
+        if said or nearly_full(path):
+            last = next((line.strip() for line in reversed(tail.splitlines()) if "space" in line or "quota" in line),
+                        f"{os.path.basename(cmd[0])} failed")
+            raise disk_full(path, f"{os.path.basename(cmd[0])} ({last})")
+
+
 def _stop(proc: "subprocess.Popen[bytes]") -> None:
-    """Terminate a command's whole process group; kill it if it does not go within 5 s."""
-    for sig, grace in ((signal.SIGTERM, 5.0), (signal.SIGKILL, None)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            break
-        try:
-            proc.wait(timeout=grace)
-            break
-        except subprocess.TimeoutExpired:
-            continue
-    proc.wait()
+    """Terminate a command's whole process group; kill what is left of it after 5 s, or at once
+    when the command has ended (what it started in the background goes with it)."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=5.0)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        pass
+    procs.kill(proc, group=True)
 
 
 def collect(directory: str, suffix: str) -> List[str]:
