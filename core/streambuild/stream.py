@@ -209,6 +209,7 @@ class Stream:
             cachedir=self.workdir.path("dnf-cache"),
             extra_repos={f"base-{i}": url for i, url in enumerate(self.manifest.base_repos)},
             confirm=confirm,
+            rpmdb=self.manifest.base.rpmdb,
         )
 
     def install(

@@ -23,6 +23,8 @@ except ImportError:  # pragma: no cover
 
 __all__ = [
     "require",
+    "expand",
+    "define",
     "Capability",
     "PackageHeader",
     "overlaps",
@@ -67,6 +69,16 @@ class Capability:
         if len(words) >= 3 and words[1] in OPERATORS:
             return cls(words[0], words[1], words[2])
         return cls(words[0] if words else "")
+
+
+def expand(text: str) -> str:
+    """``text`` with rpm's macros expanded as this process's rpm configuration says."""
+    return str(require().expandMacro(text))
+
+
+def define(name: str, value: str) -> None:
+    """Define rpm macro ``name`` as ``value`` in this process (over every configuration file's)."""
+    require().addMacro(name, value)
 
 
 def _flags(operator: Optional[str]) -> int:
