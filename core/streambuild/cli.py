@@ -41,9 +41,9 @@ backend_opt = click.option("--backend", default="local", show_default=True, help
 keep_going_opt = click.option("--keep-going", is_flag=True, help="After a failure, build everything that does not depend on it.")
 resume_opt = click.option("--resume", is_flag=True, help="Continue an interrupted run from its lock without rebuilding what finished.")
 installroot_opt = click.option("--installroot", type=click.Path(file_okay=False), help="Install into this directory (overrides install.path).")
-yes_opt = click.option("-y", "--assumeyes", is_flag=True, help="Answer yes to the confirmation (always yes without a terminal).")
+yes_opt = click.option("-y", "--assumeyes", is_flag=True, help="Answer yes to the confirmation (without it and without a terminal, the answer is no).")
 no_check_opt = click.option("--no-check", is_flag=True, help="Skip the stream policy checks that run before building (logged).")
-no_opt = click.option("--assumeno", is_flag=True, help="Answer no to the confirmation: show what would be installed, install nothing.")
+no_opt = click.option("--assumeno", is_flag=True, help="Answer no to the confirmation: show what would be installed, install nothing (wins over -y).")
 output_opt = click.option("--output", metavar="oci-archive:PATH", help="Container target: write the image to an archive instead of pushing it.")
 
 
@@ -156,21 +156,34 @@ def build(manifest: str, workdir: Optional[str], json_output: bool, locked: bool
 
 
 def _confirm(assumeyes: bool, assumeno: bool = False) -> Optional[Callable[[List[str]], bool]]:
-    if assumeyes and assumeno:
-        raise InputError("-y/--assumeyes and --assumeno cannot be used together")
+    """How an install that changes a host or an installroot is confirmed, as DNF does it.
+
+    ``--assumeno`` wins over ``-y``; with neither, the question is asked on a terminal, and
+    without one on standard input the answer is no (DNF's "Operation aborted").
+    """
+    def show(items: List[str]) -> None:
+        click.echo("Installing:\n  " + "\n  ".join(items), err=True)
+
     if assumeno:
         def refuse(items: List[str]) -> bool:
-            click.echo("Installing:\n  " + "\n  ".join(items), err=True)
+            show(items)
             click.echo("Operation aborted (--assumeno).", err=True)
             return False
 
         return refuse
-    if assumeyes or not sys.stdin.isatty():
+    if assumeyes:
         return None
+    if not sys.stdin.isatty():
+        def no_terminal(items: List[str]) -> bool:
+            show(items)
+            click.echo("Is this ok [y/N]: Operation aborted (no terminal to answer on; pass -y to install).", err=True)
+            return False
+
+        return no_terminal
 
     def ask(items: List[str]) -> bool:
-        click.echo("Installing:\n  " + "\n  ".join(items), err=True)
-        return click.confirm("Is this ok?", default=False, err=True)
+        show(items)
+        return click.confirm("Is this ok", default=False, err=True)
 
     return ask
 

@@ -19,13 +19,15 @@ EXAMPLE = ["tinypython3.11:release-3.11", "tinytorch:release-2.11"]
 
 
 def rpm_installed(root: Path, name: str) -> bool:
-    return subprocess.run(["rpm", "--root", str(root), "-q", name], capture_output=True).returncode == 0
+    """Whether the root's rpm database, where Fedora keeps it, has ``name``."""
+    query = ["rpm", "--root", str(root), "--dbpath", "/usr/lib/sysimage/rpm", "-q", name]
+    return subprocess.run(query, capture_output=True).returncode == 0
 
 
 def test_run_installs_the_example_and_a_rerun_builds_nothing(forge, tmp_path):
     root = tmp_path / "root"
     m = forge.write_manifest(tmp_path / "stream-build.yaml", root)
-    first = cli("run", str(m), "--json", "-j", "2")
+    first = cli("run", str(m), "--json", "-j", "2", "-y")
     assert first.code == 0, first.stderr
     for name in ("tinypython3.11", "tinytorch", "tinyllm"):
         assert first.states(name) == ["waiting", "building", "done"]
@@ -39,7 +41,7 @@ def test_run_installs_the_example_and_a_rerun_builds_nothing(forge, tmp_path):
     assert order.index(("tinytorch", "building")) > order.index(("tinypython3.11", "done"))
     assert order.index(("tinyllm", "building")) > order.index(("tinytorch", "done"))
 
-    second = cli("run", str(m), "--json")
+    second = cli("run", str(m), "--json", "-y")
     assert second.code == 0, second.stderr
     for name in ("tinypython3.11", "tinytorch", "tinyllm"):
         assert second.states(name) == ["waiting", "cached"]
@@ -199,7 +201,7 @@ def test_buildonly_components_are_kept_out_of_the_stream_repo(forge, tmp_path):
     root = tmp_path / "root"
     m = manifest(tmp_path / "s.yaml", forge, ["{name: bo-tool, ref: main, buildonly: true}", "app:main"],
                  extra=f"install: {{type: installroot, path: {root}, packages: [app]}}\n")
-    out = cli("run", str(m), "--json")
+    out = cli("run", str(m), "--json", "-y")
     assert out.code == 0, out.stderr
     repos = tmp_path / ".stream-build" / "repos"
     assert [p.name for p in (repos / "stream").glob("*.rpm")] == ["app-1.0-1.fc44.noarch.rpm"]
@@ -207,7 +209,7 @@ def test_buildonly_components_are_kept_out_of_the_stream_repo(forge, tmp_path):
     assert rpm_installed(root, "app") and not rpm_installed(root, "bo-tool")
     plan = json.loads(cli("plan", str(m), "--json").stdout)
     assert {c["name"]: c["buildonly"] for c in plan["components"]} == {"bo-tool": True, "app": False}
-    install = cli("install", str(m), "bo-tool", "--installroot", str(root))
+    install = cli("install", str(m), "bo-tool", "--installroot", str(root), "-y")
     assert install.code == 2 and "'bo-tool' is not provided by the stream" in install.stderr
 
 
@@ -266,6 +268,6 @@ def test_install_before_build_and_unknown_packages(forge, tmp_path):
     out = cli("install", str(m))
     assert out.code == 2 and "has not been built" in out.stderr
     assert cli("build", str(m)).code == 0
-    out = cli("install", str(m), "no-such-rpm", "--installroot", str(tmp_path / "root"))
+    out = cli("install", str(m), "no-such-rpm", "--installroot", str(tmp_path / "root"), "-y")
     assert out.code == 2 and "'no-such-rpm' is not provided by the stream" in out.stderr
     assert not rpm_installed(tmp_path / "root", "tinyllm")
