@@ -81,8 +81,8 @@ class StreamBuildCommand(dnf.cli.Command):
                             help="use the lock file as it is; refuse to resolve refs")
         parser.add_argument("-j", "--jobs", dest="sb_jobs", type=int, default=2, metavar="N",
                             help="components built side by side (default: 2)")
-        parser.add_argument("--backend", dest="sb_backend", default="local", metavar="NAME",
-                            help="build backend (default: local)")
+        parser.add_argument("--backend", dest="sb_backend", default="auto", metavar="NAME",
+                            help="build backend (default: auto, mock where installed, else local)")
         parser.add_argument("--keep-going", dest="sb_keep_going", action="store_true",
                             help="after a failure, build everything that does not depend on it")
         parser.add_argument("--resume", dest="sb_resume", action="store_true",
@@ -192,7 +192,7 @@ class StreamBuildCommand(dnf.cli.Command):
             report, published = stream.build(self.opts.sb_backend, self._mode(), self.opts.sb_keep_going,
                                              self.opts.sb_resume)
         if self.opts.sb_json:
-            _say(json.dumps({"event": "summary", "components": [r.to_json() for r in report.results.values()]}))
+            _say(json.dumps(frontend.summary_json(report)))
         else:
             for line in frontend.summary_lines(report):
                 _say(line)

@@ -16,9 +16,10 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
-from . import scheduler
+from . import buildreqs, scheduler
 from .backends import Backend, BuildJob, BuildOutcome, log_tail
 from .base import Base
+from .errors import EnvironmentProblem
 from .plan import Plan
 from .results import ResultStore, StoredResult, result_key
 from .sources import PreparedSource
@@ -39,9 +40,10 @@ class ComponentResult:
     log: Optional[str] = None
     message: str = ""
     duration: float = 0.0
+    resolution: Optional[buildreqs.Resolution] = None  # where its BuildRequires came from (local backend)
 
     def to_json(self) -> Dict[str, Any]:
-        return {
+        data = {
             "name": self.name,
             "state": self.state,
             "key": self.key,
@@ -50,11 +52,16 @@ class ComponentResult:
             "message": self.message,
             "duration": round(self.duration, 3),
         }
+        if self.resolution is not None:
+            data["buildrequires"] = self.resolution.to_json()
+        return data
 
 
 @dataclass
 class BuildReport:
     results: Dict[str, ComponentResult] = field(default_factory=dict)
+    backend: str = ""  # the backend that built (the one 'auto' chose)
+    backend_reason: str = ""  # why that one
 
     @property
     def ok(self) -> bool:
@@ -125,6 +132,8 @@ class Executor:
             event["key"] = result.key
         if state in ("done", "cached", "failed"):
             event.update(duration=round(result.duration, 3), log=result.log, message=result.message)
+            if result.resolution is not None and result.resolution.assumed:
+                event["assumed_from_host"] = list(result.resolution.assumed)
         if state == "failed" and result.log:
             event["log_tail"] = log_tail(result.log)
         self.emit(event)
@@ -149,20 +158,29 @@ class Executor:
         start = time.monotonic()
         try:
             outcome = self.backend.build(job)
+        except EnvironmentProblem:  # the host, not the component (a full disk): the run stops, exit 4
+            self._keep_failed_log(name, log)
+            shutil.rmtree(staged, ignore_errors=True)
+            raise
         except Exception as exc:  # a backend bug must not take the other builds down
             outcome = BuildOutcome(False, message=f"{type(exc).__name__}: {exc}")
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
         duration = time.monotonic() - start
         if not outcome.ok:
-            failed_log = os.path.join(self.workdir.path("logs"), f"{name}.log")
-            os.makedirs(os.path.dirname(failed_log), exist_ok=True)
-            if os.path.exists(log):
-                os.replace(log, failed_log)
+            self._keep_failed_log(name, log)
             shutil.rmtree(staged, ignore_errors=True)
-            return BuildOutcome(False, message=outcome.message), None, duration
+            return BuildOutcome(False, message=outcome.message, resolution=outcome.resolution), None, duration
+        if outcome.resolution is not None:
+            buildreqs.save(outcome.resolution, staged)
         stored = self.store.put(name, key, staged, outcome.rpms, outcome.srpm, duration)
         return outcome, stored, duration
+
+    def _keep_failed_log(self, name: str, log: str) -> None:
+        failed_log = os.path.join(self.workdir.path("logs"), f"{name}.log")
+        os.makedirs(os.path.dirname(failed_log), exist_ok=True)
+        if os.path.exists(log):
+            os.replace(log, failed_log)
 
     def _start_ready(self, pool: ThreadPoolExecutor, queue: scheduler.ReadyQueue, running: Dict[Future, str]) -> None:
         """Start ready components until every worker is busy; reuse stored results on the way."""
@@ -174,7 +192,8 @@ class Executor:
             self.report.results[name].key = key
             stored = self.store.get(name, key)
             if stored is not None:
-                self._set(name, "cached", rpms=stored.rpms, srpm=stored.srpm, log=stored.log)
+                self._set(name, "cached", rpms=stored.rpms, srpm=stored.srpm, log=stored.log,
+                          resolution=buildreqs.load(stored.directory))
                 queue.done(name)
                 continue
             self._set(name, "building")
@@ -186,11 +205,12 @@ class Executor:
         """Record a finished build; on failure skip its dependents. Return whether it succeeded."""
         outcome, stored, duration = finished
         if stored is not None:
-            self._set(name, "done", rpms=stored.rpms, srpm=stored.srpm, log=stored.log, duration=duration)
+            self._set(name, "done", rpms=stored.rpms, srpm=stored.srpm, log=stored.log, duration=duration,
+                      resolution=outcome.resolution)
             queue.done(name)
             return True
         log = os.path.join(self.workdir.path("logs"), f"{name}.log")
-        self._set(name, "failed", log=log, message=outcome.message, duration=duration)
+        self._set(name, "failed", log=log, message=outcome.message, duration=duration, resolution=outcome.resolution)
         for skipped in sorted(queue.failed(name)):
             self._set(skipped, "skipped", message=f"needs {name}, which failed")
         return False

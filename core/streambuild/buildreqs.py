@@ -20,6 +20,7 @@ audit reads: frozen, and round-trips through JSON (a result stored with the buil
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -30,7 +31,11 @@ from ._foreign import rpmlib
 from ._foreign.rpmlib import Capability, PackageHeader
 from .capabilities import Dependency, RichDep, SimpleDep, parse_dependency
 
-__all__ = ["SOURCES", "Requirement", "Resolution", "Host", "RpmHost", "ForeignHost", "detect_host", "resolve"]
+__all__ = ["SOURCES", "Requirement", "Resolution", "Host", "RpmHost", "ForeignHost", "detect_host", "resolve",
+           "save", "load", "RESOLUTION_FILE"]
+
+#: The file, in a stored build result, that records its resolution.
+RESOLUTION_FILE = "buildrequires.json"
 
 #: Where a requirement can come from, best first.
 SOURCES = ("stream", "host", "assumed", "missing")
@@ -328,3 +333,21 @@ def resolve(requires: Sequence[str], stream: Sequence[PackageHeader], host: Host
         tuple(h.path for h in chosen),
         tuple(h.nevra for h in chosen),
     )
+
+
+def save(resolution: Resolution, directory: str) -> str:
+    """Write ``resolution`` into a result directory; return the file's path."""
+    path = os.path.join(directory, RESOLUTION_FILE)
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(resolution.to_json(), handle, indent=2, sort_keys=True)
+        handle.write("\n")
+    return path
+
+
+def load(directory: str) -> Optional[Resolution]:
+    """The resolution stored in a result directory, or None (a result of a backend that makes none)."""
+    try:
+        with open(os.path.join(directory, RESOLUTION_FILE), encoding="utf-8") as handle:
+            return Resolution.from_json(json.load(handle))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None

@@ -37,7 +37,8 @@ workdir_opt = click.option("--workdir", type=click.Path(file_okay=False), help="
 json_opt = click.option("--json", "json_output", is_flag=True, help="Machine-readable output (JSON event lines while working).")
 locked_opt = click.option("--locked", is_flag=True, help="Use the lock file as it is; refuse to resolve refs.")
 jobs_opt = click.option("-j", "--jobs", type=click.IntRange(1, 256), default=2, show_default=True, help="Components built side by side.")
-backend_opt = click.option("--backend", default="local", show_default=True, help="Build backend (local, mock, or a plugin's).")
+backend_opt = click.option("--backend", default="auto", show_default=True,
+                           help="Build backend: auto (mock where installed, else local), local, mock, koji, or a plugin's.")
 keep_going_opt = click.option("--keep-going", is_flag=True, help="After a failure, build everything that does not depend on it.")
 resume_opt = click.option("--resume", is_flag=True, help="Continue an interrupted run from its lock without rebuilding what finished.")
 installroot_opt = click.option("--installroot", type=click.Path(file_okay=False), help="Install into this directory (overrides install.path).")
@@ -119,7 +120,7 @@ def plan(manifest: str, workdir: Optional[str], json_output: bool, locked: bool,
 
 def _summary(report: Any, json_output: bool) -> None:
     if json_output:
-        click.echo(json.dumps({"event": "summary", "components": [r.to_json() for r in report.results.values()]}))
+        click.echo(json.dumps(frontend.summary_json(report)))
         return
     for line in frontend.summary_lines(report):
         click.echo(line)

@@ -236,17 +236,31 @@ def _lock_from_json(data: Mapping[str, Any]) -> lock_mod.Lock:
 
 
 def summary_lines(report: Any) -> List[str]:
-    """The lines a build summary prints: one per component, then the counts."""
+    """The lines a build summary prints: the backend, one line per component (and what it took
+    from the host unchecked), then the counts."""
     lines = []
+    if getattr(report, "backend", ""):
+        lines.append(f"backend: {report.backend} ({report.backend_reason})")
     for result in report.results.values():
         line = f"  {result.name:30} {'unchanged' if result.state == 'cached' else result.state:12}"
         if result.state == "failed":
             line += f" log: {result.log}"
+            if result.message:
+                line += f" ({result.message})"
         elif result.message and result.state not in ("done", "cached"):
             line += f" {result.message}"
         lines.append(line)
+        resolution = getattr(result, "resolution", None)
+        if resolution is not None and resolution.assumed:
+            lines.append(f"  {'':30} assumed from the host: {', '.join(resolution.assumed)}")
     lines.append(
         f"{report.count('done')} built, {report.count('cached')} unchanged (not rebuilt), "
         f"{report.count('failed')} failed, {report.count('skipped') + report.count('not-started')} not built"
     )
     return lines
+
+
+def summary_json(report: Any) -> Dict[str, Any]:
+    """The summary ``--json`` prints at the end of a build."""
+    return {"event": "summary", "backend": getattr(report, "backend", ""),
+            "components": [r.to_json() for r in report.results.values()]}

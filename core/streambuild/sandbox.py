@@ -98,6 +98,8 @@ class Sandbox:
         ``/tmp`` in memory), so that what a build puts there counts on its own disk.
     :param hidden: host directories that appear empty (before ``readable`` and ``writable``
         are bound, so those can be inside them).
+    :param files: ``(host file, path inside)`` pairs bound read-only over what the view has
+        there (a build root's own ``/etc/ld.so.cache``).
     """
 
     writable: Tuple[str, ...] = ()
@@ -110,6 +112,7 @@ class Sandbox:
     mountpoints: Optional[str] = None
     tmp: Optional[str] = None
     hidden: Tuple[str, ...] = ()
+    files: Tuple[Tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if self.view not in VIEWS:
@@ -319,6 +322,8 @@ def _command(sandbox: Sandbox, argv: Sequence[str], prefix: Sequence[str]) -> Li
         cmd += ["--bind", real, real]
         if real != path and _under(path, "/tmp"):
             cmd += ["--bind", real, path]
+    for source, target in sandbox.files:
+        cmd += ["--ro-bind", os.path.realpath(source), target]
     if sandbox.view == "system":
         cmd += ["--remount-ro", "/"]
     for name, value in {**BASE_ENV, **dict(sandbox.env)}.items():

@@ -17,7 +17,9 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 from . import check as policy_check
 from . import journal as journal_mod
 from . import lock as lock_mod
+from . import tools
 from .analyse import AnalysisCache, SpecJob, analyse_all
+from .backends import choose as choose_backend
 from .baserepo import BaseProvides
 from .build import BuildReport, Executor, StreamJob
 from .errors import BuildFailed, InputError, LockError
@@ -123,17 +125,22 @@ class Stream:
 
     def build(
         self,
-        backend: str = "local",
+        backend: str = "auto",
         mode: LockMode = "auto",
         keep_going: bool = False,
         resume: bool = False,
         check: bool = True,
         backend_options: Optional[Mapping[str, Any]] = None,
     ) -> Tuple[BuildReport, Optional[Published]]:
-        """Plan, check the stream policies (unless ``check`` is False), build and publish.
+        """Check the tools, plan, check the stream policies (unless ``check`` is False), build and publish.
 
-        A resumed run is not checked again when the run it continues was checked.
+        ``backend`` ``auto`` is mock where mock is installed, local otherwise (the report says
+        which and why). A missing tool, or a backend that cannot run here, is an
+        :class:`EnvironmentProblem` before anything is locked, fetched or built. A resumed
+        run is not checked again when the run it continues was checked.
         """
+        tools.require(tools.STREAM_TOOLS, "building a stream")
+        backend, backend_reason = choose_backend(backend, self.plugins.registry.backends)
         last = None
         if resume:
             last = journal_mod.last_run(self.workdir.journal)
@@ -158,6 +165,7 @@ class Stream:
         )
         if not check:
             self.emit({"event": "policy", "skipped": True})
+        self.emit({"event": "backend", "backend": backend, "reason": backend_reason})
         self.emit({"event": "plan", "plan": planned.plan.to_json()})
         outcome = "interrupted"
         try:
@@ -171,6 +179,7 @@ class Stream:
                     backend_obj, self.emit, self.jobs, keep_going,
                 )
                 report = executor.run()
+            report.backend, report.backend_reason = backend, backend_reason
             published = None
             if report.ok:
                 published = self.publish(planned.plan, report)

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import IO, List, Optional, Protocol, Sequence, Tuple
+from typing import IO, TYPE_CHECKING, Iterable, List, Optional, Protocol, Sequence, Tuple
 
 from ..base import Base
 from ..errors import EnvironmentProblem
+
+if TYPE_CHECKING:
+    from ..buildreqs import Resolution
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,9 @@ class BuildOutcome:
     rpms: Tuple[str, ...] = ()
     srpm: Optional[str] = None
     message: str = ""
+    # where each BuildRequire came from (stream RPM, host package, assumed from the host, missing),
+    # when the backend resolved them itself (local); None when it did not (mock, koji)
+    resolution: Optional["Resolution"] = None
 
 
 class Backend(Protocol):
@@ -43,6 +50,19 @@ class Backend(Protocol):
 
     def build(self, job: BuildJob) -> BuildOutcome:
         """Build ``job``; never raise for a failed build, return ``ok=False`` with a message."""
+
+
+#: The backend that ``--backend auto`` (the default) stands for.
+AUTO = "auto"
+
+
+def choose(name: str, registered: Iterable[str]) -> Tuple[str, str]:
+    """The backend ``name`` means, and why: ``auto`` is mock where mock is installed, local otherwise."""
+    if name != AUTO:
+        return name, f"--backend {name}"
+    if "mock" in registered and shutil.which("mock") is not None:
+        return "mock", "mock is installed: each component is built in a mock chroot of the base"
+    return "local", "mock is not installed: each component is built in a build root over this host"
 
 
 def run_logged(
