@@ -189,9 +189,8 @@ def _confirm(assumeyes: bool, assumeno: bool = False) -> Optional[Callable[[List
     return ask
 
 
-def _install(stream: Stream, packages: Sequence[str], installroot: Optional[str], target: Optional[str],
-             assumeyes: bool, json_output: bool, assumeno: bool = False, output: Optional[str] = None) -> None:
-    choice = frontend.choose_install(stream.manifest, packages, installroot, target, output)
+def _install(stream: Stream, choice: frontend.InstallChoice, assumeyes: bool, json_output: bool,
+             assumeno: bool = False) -> None:
     outcome = frontend.install(stream, choice, _confirm(assumeyes, assumeno))
     if json_output:
         click.echo(json.dumps(outcome.to_json()))
@@ -217,7 +216,8 @@ def install(manifest: str, packages: Sequence[str], workdir: Optional[str], json
     """Install built packages (default: the manifest's install.packages)."""
     stream = _stream(manifest, workdir, json_output)
     with stream.workdir:
-        _install(stream, packages, installroot, target, assumeyes, json_output, assumeno, output)
+        choice = frontend.choose_install(stream.manifest, packages, installroot, target, output)
+        _install(stream, choice, assumeyes, json_output, assumeno)
 
 
 @cli.command()
@@ -241,11 +241,16 @@ def run(manifest: str, workdir: Optional[str], json_output: bool, locked: bool, 
     """Lock, plan, build and install, following the manifest's install: section."""
     stream = _stream(manifest, workdir, json_output, jobs)
     with stream.workdir:
+        choice = None
+        if stream.manifest.install is not None or installroot:
+            # the install's choices and tools are checked before anything is built
+            choice = frontend.choose_install(stream.manifest, (), installroot, None, output)
+            frontend.check_install_tools(choice)
         _do_build(stream, backend, locked, keep_going, resume, json_output, no_check)
-        if stream.manifest.install is None and not installroot:
+        if choice is None:
             click.echo("no install: section in the manifest; nothing to install")
             return
-        _install(stream, (), installroot, None, assumeyes, json_output, assumeno, output)
+        _install(stream, choice, assumeyes, json_output, assumeno)
 
 
 @cli.command()

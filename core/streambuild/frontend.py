@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, 
 
 from . import journal as journal_mod
 from . import lock as lock_mod
-from . import values
+from . import tools, values
 from .errors import InputError
+from .install import dnf_api
 from .manifest import Manifest
 from .publish import rpm_name
 from .targets.container import ImageResult, ImageSettings
@@ -110,6 +111,14 @@ class InstallOutcome:
         if not self.installed:
             return [f"nothing to install: {', '.join(self.choice.packages)} already installed {where}"]
         return [f"installed {len(self.installed)} packages {where}:"] + [f"  {i}" for i in self.installed]
+
+
+def check_install_tools(choice: InstallChoice) -> None:
+    """Before anything is built: what the install that follows will need is here (exit 4 otherwise)."""
+    if choice.target == "container":
+        tools.require(("buildah",), "the container install target")
+    elif choice.target in ("installroot", "host"):
+        dnf_api()
 
 
 def install(stream: "Stream", choice: InstallChoice, confirm: Optional[Callable[[List[str]], bool]] = None) -> InstallOutcome:

@@ -114,3 +114,19 @@ def test_assumeno_wins_over_y(built, tmp_path):
     out = cli_as(tmp_path, "install", str(built["manifest"]), "--installroot", str(root), "-y", "--assumeno")
     assert out.code == 1 and "Operation aborted (--assumeno)" in out.stderr
     assert rpm_qa(root) == []
+
+
+def test_run_without_dnf_is_refused_before_anything_is_built(built, tmp_path):
+    """The install run would do needs DNF's Python API: without it, nothing is locked or built (exit 4)."""
+    hide = tmp_path / "no-dnf"
+    (hide / "dnf").mkdir(parents=True)
+    (hide / "dnf" / "__init__.py").write_text("raise ImportError('DNF is not installed here (test)')\n")
+    manifest = tmp_path / "s.yaml"
+    manifest.write_text(built["manifest"].read_text())
+    proc = subprocess.run([sys.executable, "-m", "streambuild.cli", "run", str(manifest), "--installroot",
+                           str(tmp_path / "root"), "-y"], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": os.pathsep.join([str(hide), os.environ.get("PYTHONPATH", "")])},
+                          stdin=subprocess.DEVNULL)
+    assert proc.returncode == 4, proc.stderr
+    assert "neither libdnf5 nor DNF4's Python API can be imported" in proc.stderr and "python3-dnf" in proc.stderr
+    assert not (tmp_path / ".stream-build" / "results").exists() and not (tmp_path / "s.lock").exists()
