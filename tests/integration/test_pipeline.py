@@ -271,3 +271,44 @@ def test_install_before_build_and_unknown_packages(forge, tmp_path):
     out = cli("install", str(m), "no-such-rpm", "--installroot", str(tmp_path / "root"), "-y")
     assert out.code == 2 and "'no-such-rpm' is not provided by the stream" in out.stderr
     assert not rpm_installed(tmp_path / "root", "tinyllm")
+
+
+def test_the_full_example_builds_a_real_stack_against_its_own_contents(forge, tmp_path):
+    """The README's example: tinyzip compiles and links against the stream's tinyz, writes its config
+    header with the stream's tinyconf in %build, runs its tests in %check, and says which series it got."""
+    root = tmp_path / "root"
+    m = forge.write_manifest(tmp_path / "stream-build.yaml", root, stack="full")
+    first = cli("run", str(m), "--json", "-j", "2", "-y")
+    assert first.code == 0, first.stderr + first.stdout[-3000:]
+    order = [(e["component"], e["state"]) for e in first.events() if e.get("event") == "component"]
+    for dependency in ("tinyz", "python-tinyconf"):
+        assert order.index(("tinyzip", "building")) > order.index((dependency, "done"))
+    assert rpm_installed(root, "tinyzip") and rpm_installed(root, "tinyz")
+    assert not rpm_installed(root, "tinyz-devel") and not rpm_installed(root, "python3-tinyconf")  # build-time only
+
+    def version() -> str:
+        libdir = subprocess.run(["rpm", "--eval", "%{_libdir}"], capture_output=True, text=True).stdout.strip()
+        out = subprocess.run([str(root / "usr/bin/tinyzip"), "--version"], capture_output=True, text=True,
+                             env={"LD_LIBRARY_PATH": f"{root}{libdir}"})
+        assert out.returncode == 0, out.stderr
+        return out.stdout
+
+    assert version() == ("tinyzip 1.0.0, built against tinyz 2.1.0 (series 2, libtinyz.so.2), running with "
+                         "libtinyz 2.1.0\nconfigured at build time by tinyconf 0.3.1\n")
+    log = next((tmp_path / ".stream-build" / "results" / "tinyzip").glob("*/build.log")).read_text()
+    assert "6 samples round-trip" in log  # its %check, importing tinyconf, against the fresh binary
+
+    # the other series: tinyz and what links it are rebuilt, nothing else; the program follows the API change
+    m.write_text(m.read_text().replace("tinyz:release-2", "tinyz:release-1"))
+    other = cli("run", str(m), "--json", "-y", "--installroot", str(tmp_path / "root1"))
+    assert other.code == 0, other.stderr + other.stdout[-3000:]
+    assert other.states("tinyz")[-1] == "done" and other.states("tinyzip")[-1] == "done"
+    assert all(other.states(n)[-1] == "cached" for n in ("tinypython3.11", "tinytorch", "tinyllm", "python-tinyconf"))
+    root = tmp_path / "root1"
+    assert version().startswith("tinyzip 1.0.0, built against tinyz 1.4.2 (series 1, libtinyz.so.1)")
+
+    again = cli("run", str(m), "--json", "-y", "--installroot", str(root))
+    assert again.code == 0, again.stderr
+    assert all(states[-1] == "cached" for states in (again.states(n) for n in
+               ("tinypython3.11", "tinytorch", "tinyllm", "tinyz", "python-tinyconf", "tinyzip")))
+    assert [e for e in again.events() if e.get("event") == "install-summary"][0]["installed"] == []
