@@ -199,20 +199,24 @@ def _probe_layers() -> Tuple[Optional[List[str]], Optional[str]]:
             failures.append(proc.stderr.decode("utf-8", "replace").strip() or f"exit code {proc.returncode}")
     return None, (
         "the build root needs overlay mounts in a private mount namespace, and this host refuses them ("
-        + "; ".join(dict.fromkeys(failures)) + "): run stream-build as root, or allow user namespaces "
-        "(sysctl kernel.unprivileged_userns_clone=1 and user.max_user_namespaces > 0; Linux >= 5.11 "
-        "for overlayfs in them), or build with --backend mock"
+        + "; ".join(dict.fromkeys(failures)) + "): " + _LAYERS_ADVICE
     )
 
 
 _LAYERS: Dict[str, Tuple[Optional[List[str]], Optional[str]]] = {}
 
 
+#: What to do when a build root cannot be made here.
+_LAYERS_ADVICE = ("run stream-build as root, or allow user namespaces (sysctl kernel.unprivileged_userns_clone=1 "
+                  "and user.max_user_namespaces > 0; Linux >= 5.11 for overlayfs in them), or build with "
+                  "--backend mock")
+
+
 def layers_available() -> Optional[str]:
-    """``None`` when sandboxes with ``layers`` can be made here, else why not (probed once per process)."""
+    """``None`` when sandboxes with ``layers`` can be made here, else why not and what to do (probed once)."""
     reason = available()
     if reason is not None:
-        return reason
+        return f"{reason}; {_LAYERS_ADVICE}"
     with _PROBE_LOCK:
         if "probe" not in _LAYERS:
             _LAYERS["probe"] = _probe_layers()
@@ -227,12 +231,17 @@ def command(sandbox: Sandbox, argv: Sequence[str], what: str = "a sandboxed comm
     Raises :class:`EnvironmentProblem` (exit 4) when bubblewrap is needed and cannot run, or
     when ``layers`` are asked for and this host cannot make them.
     """
-    if not enabled():
-        if sandbox.layers:
+    if sandbox.layers:  # a build root: no way around the sandbox
+        if not enabled():
             raise EnvironmentProblem(
                 f"{what} needs its build root, which only a sandbox can give; unset {DISABLE_VARIABLE} "
                 "(or build with --backend mock)"
             )
+        reason = layers_available()
+        if reason is not None:
+            raise EnvironmentProblem(f"{what} cannot have its build root: {reason}")
+        return _command(sandbox, argv, list(_LAYERS["probe"][0] or []))
+    if not enabled():
         sys.stderr.write(f"stream-build: warning: {DISABLE_VARIABLE}=off: {what} runs without a sandbox\n")
         return list(argv)
     reason = available()
@@ -241,13 +250,7 @@ def command(sandbox: Sandbox, argv: Sequence[str], what: str = "a sandboxed comm
             f"{what} must run in a sandbox, but {reason}; set {DISABLE_VARIABLE}=off to run it "
             "unconfined (only for specs you trust)"
         )
-    prefix: List[str] = []
-    if sandbox.layers:
-        reason = layers_available()
-        if reason is not None:
-            raise EnvironmentProblem(f"{what} cannot run: {reason}")
-        prefix = list(_LAYERS["probe"][0] or [])
-    return _command(sandbox, argv, prefix)
+    return _command(sandbox, argv, [])
 
 
 def _check_overlay_path(path: str) -> str:

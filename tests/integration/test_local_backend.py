@@ -20,7 +20,7 @@ from typing import Dict, List, Sequence
 
 import pytest
 
-from conftest import Result, add_package, cli, manifest, needs_rpm
+from conftest import Result, add_package, cli, manifest, needs_rpm, without_user_namespaces
 from streambuild import sandbox
 
 pytestmark = [
@@ -384,15 +384,30 @@ def test_a_build_that_fills_the_disk_is_an_environment_problem(forge, tmp_path):
 
 
 @pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None, reason="needs root and setpriv")
-def test_bubblewrap_refused_by_the_kernel_is_refused_before_the_first_build(forge, tmp_path):
-    """Root without capabilities, as in an unprivileged container: the kernel refuses every namespace."""
+@pytest.mark.parametrize("refusal", ["root without capabilities", "no user namespaces"])
+def test_bubblewrap_refused_by_the_kernel_is_refused_before_the_first_build(forge, tmp_path, refusal):
+    """As root without capabilities (an unprivileged container), or as a user to whom the kernel
+    refuses user namespaces: exit 4 before anything is built, saying what to do."""
+    import tempfile
+
     add_package(forge, "keeper", "main", {"keeper.spec": script_spec("keeper", ":")})
-    m = manifest(tmp_path / "s.yaml", forge, ["keeper:main"])
-    proc = subprocess.run(["setpriv", "--bounding-set=-all", "--inh-caps=-all", "--", sys.executable, "-m",
-                           "streambuild.cli", "build", str(m)], capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL, timeout=120)
-    assert proc.returncode == 4, proc.stderr
-    assert "bubblewrap cannot create a sandbox here" in proc.stderr and "user namespaces" in proc.stderr
-    assert "--backend mock" in proc.stderr or "sysctl" in proc.stderr
-    assert not (tmp_path / ".stream-build" / "results").exists()
-    assert _mounts_under(tmp_path) == []
+    top = Path(tempfile.mkdtemp(prefix="stream-build-refused-"))  # pytest's directories are root's alone
+    try:
+        os.chmod(top, 0o777)
+        m = manifest(top / "s.yaml", forge, ["keeper:main"])
+        command = [sys.executable, "-m", "streambuild.cli", "build", str(m)]
+        if refusal == "root without capabilities":
+            command = ["setpriv", "--bounding-set=-all", "--inh-caps=-all", "--", *command]
+        else:
+            command = without_user_namespaces(command)
+        proc = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120,
+                              env={**os.environ, "NO_USERNS_HOME": str(top)})
+        assert proc.returncode == 4, proc.stderr
+        assert proc.stderr.startswith("stream-build: error: the local build backend cannot make build roots here: "
+                                      "bubblewrap cannot create a sandbox here")
+        assert "run stream-build as root, or allow user namespaces" in proc.stderr and "--backend mock" in proc.stderr
+        assert "Traceback" not in proc.stderr
+        assert not (top / ".stream-build" / "results").exists() and not (top / "s.lock").exists()
+        assert _mounts_under(top) == []
+    finally:
+        shutil.rmtree(top, ignore_errors=True)

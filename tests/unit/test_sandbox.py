@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import without_user_namespaces
 from streambuild import sandbox
 from streambuild.errors import EnvironmentProblem
 
@@ -247,8 +248,9 @@ def test_a_host_that_refuses_namespaces_is_an_environment_problem(tmp_path: Path
     proc = subprocess.run(["setpriv", "--bounding-set=-all", "--inh-caps=-all", "--", sys.executable, "-c", script],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.startswith("4 the build of tinyzip must run in a sandbox, but bubblewrap cannot create a sandbox")
-    assert "user namespaces" in proc.stdout
+    assert proc.stdout.startswith("4 the build of tinyzip cannot have its build root: bubblewrap cannot create a sandbox")
+    assert "run stream-build as root, or allow user namespaces" in proc.stdout and "--backend mock" in proc.stdout
+    assert "STREAM_BUILD_SANDBOX=off" not in proc.stdout  # a build root cannot do without its sandbox
 
 
 def test_an_overlay_cannot_take_every_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -268,3 +270,21 @@ def test_layers_cannot_be_turned_off(monkeypatch: pytest.MonkeyPatch, tmp_path: 
         sandbox.command(sandbox.Sandbox(view="system", layers=(str(tmp_path),)), ["true"], "the build")
     with pytest.raises(ValueError):
         sandbox.Sandbox(layers=(str(tmp_path),))  # layers need the system view
+
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to map a user namespace for the test")
+def test_an_unprivileged_user_without_user_namespaces_is_told_what_to_do() -> None:
+    """The kernel refuses user namespaces to this user: neither bubblewrap nor the build root can be made."""
+    script = ("from streambuild import sandbox\nfrom streambuild.errors import EnvironmentProblem\n"
+              "import os\nprint(os.getuid())\n"
+              "try:\n    sandbox.command(sandbox.Sandbox(view='system', layers=('/nonexistent',)), ['true'], 'the build')\n"
+              "except EnvironmentProblem as exc:\n    print(exc.exit_code, exc)\n")
+    proc = subprocess.run(without_user_namespaces([sys.executable, "-c", script]), capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    uid, message = proc.stdout.split("\n", 1)
+    assert uid == "65534"
+    assert message.startswith("4 the build cannot have its build root: bubblewrap cannot create a sandbox here")
+    assert "max_*_namespaces exceeded" in message  # the kernel's refusal, as bubblewrap reports it
+    assert "allow user namespaces (sysctl kernel.unprivileged_userns_clone=1 and user.max_user_namespaces > 0" in message
