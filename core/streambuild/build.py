@@ -43,7 +43,7 @@ class ComponentResult:
     resolution: Optional[buildreqs.Resolution] = None  # where its BuildRequires came from (local backend)
 
     def to_json(self) -> Dict[str, Any]:
-        data = {
+        data: Dict[str, Any] = {
             "name": self.name,
             "state": self.state,
             "key": self.key,
