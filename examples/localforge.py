@@ -5,7 +5,16 @@ The example stack is shaped like "Python 3.11 + a recent PyTorch + vLLM from ups
 
 * dist-git ``tinypython3.11``: branches ``release-3.11``, ``release-3.12`` and ``rawhide``;
 * dist-git ``tinytorch``: branches ``release-2.10``, ``release-2.11`` and ``rawhide``;
-* upstream git ``tinyllm``: tag ``v0.20.0``, branch ``releases/v0.20.0`` and a later commit on ``main``.
+* upstream git ``tinyllm``: tag ``v0.20.0``, branch ``releases/v0.20.0`` and a later commit on ``main``;
+
+and a small real stack whose builds use each other's contents:
+
+* dist-git ``tinyz``, a C library: branches ``release-1`` (1.4.2, ``libtinyz.so.1``) and
+  ``release-2`` (2.1.0, ``libtinyz.so.2``, a changed ``tinyz_pack``), and ``rawhide``;
+* dist-git ``python-tinyconf``, a Python module (``python3-tinyconf``): ``release-0.3``;
+* dist-git ``tinyzip``, a program: ``release-1.0``; it compiles against the tinyz header of
+  either series, links libtinyz, writes its config header with tinyconf during ``%build``
+  and runs its tests in ``%check``; ``tinyzip --version`` says which series it was built against.
 
 The package contents live as plain files next to this script (``distgit/<name>/<branch>/`` with
 the tarball's contents under ``tarball/``, and ``upstream/<name>/<tree>/``). :func:`create` turns
@@ -16,7 +25,7 @@ files give the same tarball hashes and commit ids.
 Usage::
 
     python3 examples/localforge.py create ROOT
-    python3 examples/localforge.py serve ROOT [--manifest OUT.yaml] [--installroot DIR]
+    python3 examples/localforge.py serve ROOT [--manifest OUT.yaml] [--installroot DIR] [--stack toy|full]
 
 Only the standard library and the ``git`` executable are needed.
 """
@@ -58,7 +67,8 @@ GIT_IDENTITY = {
 }
 
 #: Hash type of each dist-git package's ``sources`` file (default sha512, the new format; md5 is the old one).
-SOURCES_HASH = {"tinypython3.11": "sha512", "tinytorch": "md5"}
+SOURCES_HASH = {"tinypython3.11": "sha512", "tinytorch": "md5", "tinyz": "sha512", "python-tinyconf": "sha512",
+                "tinyzip": "sha512"}
 
 #: Upstream histories, oldest commit first: (tree directory, message, branches moved there, tag).
 UPSTREAM_HISTORY: Dict[str, List[Tuple[str, str, Tuple[str, ...], Optional[str]]]] = {
@@ -67,6 +77,13 @@ UPSTREAM_HISTORY: Dict[str, List[Tuple[str, str, Tuple[str, ...], Optional[str]]
         ("main", "Add Engine.stream", ("main",), None),
     ],
 }
+
+#: The stacks a manifest can build: ``toy`` (three noarch components that build in about a
+#: second), and ``full``: the toy stack plus a small real one whose builds use each other's
+#: files: the C library tinyz at its release-2 series (libtinyz.so.2), the Python module
+#: tinyconf, and tinyzip, which compiles and links against tinyz, writes its config header
+#: with tinyconf at build time, and runs its test suite in %check.
+STACKS = ("toy", "full")
 
 MANIFEST = """\
 name: tinystack
@@ -78,7 +95,7 @@ build:
   packages:
   - tinypython3.11:release-3.11
   - tinytorch:release-2.11
-- type: git
+{full_packages}- type: git
   url: {upstream_url}
   packages:
   - tinyllm:v0.20.0
@@ -87,7 +104,10 @@ install:
   path: {install_path}
   packages:
   - tinyllm
-"""
+{full_install}"""
+
+FULL_PACKAGES = "  - tinyz:release-2\n  - python-tinyconf:release-0.3\n  - tinyzip:release-1.0\n"
+FULL_INSTALL = "  - tinyzip\n"
 
 
 def git(git_dir: Path, *args: str, env: Optional[Mapping[str, str]] = None, stdin: bytes = b"") -> str:
@@ -371,15 +391,20 @@ class LocalForge:
     ) -> None:
         self.stop()
 
-    def write_manifest(self, path: Path, install_path: Optional[Path] = None) -> Path:
-        """Write an example manifest building the stack from this forge; return its path."""
+    def write_manifest(self, path: Path, install_path: Optional[Path] = None, stack: str = "toy") -> Path:
+        """Write an example manifest building ``stack`` (see :data:`STACKS`) from this forge; return its path."""
+        if stack not in STACKS:
+            raise ValueError(f"stack must be one of {STACKS}, not {stack!r}")
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
+        full = stack == "full"
         path.write_text(MANIFEST.format(
             distgit_url=self.distgit_url,
             upstream_url=self.upstream_url,
             lookaside_url=self.lookaside_url,
             install_path=json.dumps(str(install_path)) if install_path else "./installroot",
+            full_packages=FULL_PACKAGES if full else "",
+            full_install=FULL_INSTALL if full else "",
         ))
         return path
 
@@ -422,7 +447,7 @@ def _terminate(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
-def serve(root: Path, manifest: Path, installroot: Optional[Path] = None) -> None:
+def serve(root: Path, manifest: Path, installroot: Optional[Path] = None, stack: str = "full") -> None:
     """Create and serve the forge under ``root`` until SIGTERM or SIGINT, with a manifest for it."""
     for signum in (signal.SIGINT, signal.SIGTERM):  # both stop us like Ctrl-C, even when started with '&'
         signal.signal(signum, signal.default_int_handler)
@@ -430,7 +455,7 @@ def serve(root: Path, manifest: Path, installroot: Optional[Path] = None) -> Non
     try:
         create(root)
         with LocalForge(root) as forge:
-            forge.write_manifest(manifest, installroot)
+            forge.write_manifest(manifest, installroot, stack)
             pid_file.write_text(f"{os.getpid()}\n")
             print(f"dist-git:  {forge.distgit_url}\nupstream:  {forge.upstream_url}\n"
                   f"lookaside: {forge.lookaside_url}\nmanifest:  {manifest}\n"
@@ -453,12 +478,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     serving.add_argument("root", type=Path)
     serving.add_argument("--manifest", type=Path, help="where to write the manifest (default: ROOT/stream-build.yaml)")
     serving.add_argument("--installroot", type=Path, help="the manifest's install path (default: ./installroot)")
+    serving.add_argument("--stack", choices=STACKS, default="full",
+                         help="what the manifest builds: the toy stack, or it and the real C/Python one (default)")
     args = parser.parse_args(argv)
     if args.command == "create":
         print(create(args.root).root)
     else:
         installroot = args.installroot.resolve() if args.installroot else None
-        serve(args.root, args.manifest or args.root / "stream-build.yaml", installroot)
+        serve(args.root, args.manifest or args.root / "stream-build.yaml", installroot, args.stack)
     return 0
 
 

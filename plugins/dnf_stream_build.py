@@ -7,7 +7,11 @@ plugins no subparsers, so the subcommand is a positional argument with choices.
 
 ``install`` runs the transaction with DNF's own Base: DNF's ``--installroot``,
 ``--releasever``, ``-y``/``--assumeno`` and confirmation prompt, transaction table
-and download progress. The stream repository (and the manifest's ``base_repos``)
+and download progress. An ``--installroot`` gets its rpm database where the stream's
+base keeps it (``/usr/lib/sysimage/rpm`` for Fedora 36 and later), as every other
+install of stream-build does (:mod:`streambuild.rootdb`). (Without ``--releasever``,
+DNF itself opens the root's database at the host rpm's default path to detect the
+release before any plugin runs; on Debian that leaves an empty database there.) The stream repository (and the manifest's ``base_repos``)
 are added with ``base.repos.add_new_repo``, and every requested package must come
 from the stream: the same check (:func:`streambuild.frontend.check_provided`) that
 ``stream-build install`` makes. A manifest whose ``install:`` is a container is
@@ -27,7 +31,8 @@ import dnf
 import dnf.cli
 import dnf.exceptions
 
-from streambuild import frontend
+from streambuild import frontend, rootdb
+from streambuild._foreign import rpmlib
 from streambuild import journal as journal_mod
 from streambuild import watch as watch_mod
 from streambuild.errors import InputError, StreamBuildError
@@ -76,8 +81,8 @@ class StreamBuildCommand(dnf.cli.Command):
                             help="use the lock file as it is; refuse to resolve refs")
         parser.add_argument("-j", "--jobs", dest="sb_jobs", type=int, default=2, metavar="N",
                             help="components built side by side (default: 2)")
-        parser.add_argument("--backend", dest="sb_backend", default="local", metavar="NAME",
-                            help="build backend (default: local)")
+        parser.add_argument("--backend", dest="sb_backend", default="auto", metavar="NAME",
+                            help="build backend (default: auto, mock where installed, else local)")
         parser.add_argument("--keep-going", dest="sb_keep_going", action="store_true",
                             help="after a failure, build everything that does not depend on it")
         parser.add_argument("--resume", dest="sb_resume", action="store_true",
@@ -141,6 +146,11 @@ class StreamBuildCommand(dnf.cli.Command):
             raise InputError(f"the manifest installs into {root}: run 'dnf --installroot={root} stream-build install'")
         self.choice = frontend.choose_install(stream.manifest, opts.sb_packages, None, "host", None)
         frontend.check_provided(stream.stream_repo, self.choice.packages)
+        if os.path.abspath(conf.installroot) != "/":
+            # a Fedora-shaped root: its own rpm database, else the base's path, whatever this
+            # host's rpm default (Debian's is $HOME/.rpmdb); DNF has read rpm's configuration
+            # by now, so the macro stays for its transaction
+            rpmlib.define("_dbpath", rootdb.dbpath_for(conf.installroot, stream.manifest.base.rpmdb))
 
         demands = self.cli.demands
         demands.sack_activation = True
@@ -182,7 +192,7 @@ class StreamBuildCommand(dnf.cli.Command):
             report, published = stream.build(self.opts.sb_backend, self._mode(), self.opts.sb_keep_going,
                                              self.opts.sb_resume)
         if self.opts.sb_json:
-            _say(json.dumps({"event": "summary", "components": [r.to_json() for r in report.results.values()]}))
+            _say(json.dumps(frontend.summary_json(report)))
         else:
             for line in frontend.summary_lines(report):
                 _say(line)

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The main job on the embedded example: sets up, serves the example dist-git, upstream git
-# and lookaside cache on loopback, and runs `stream-build run` on it into an installroot.
-# Run it again and nothing is rebuilt. Work files go to examples/.run (or $EXAMPLE_DIR).
+# and lookaside cache on loopback, and runs `stream-build run` on it into an installroot:
+# the toy stack and the real one (the C library tinyz, the Python module tinyconf and the
+# program tinyzip built against both), then runs the installed tinyzip. Run it again and
+# nothing is rebuilt. Work files go to examples/.run (or $EXAMPLE_DIR).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -20,7 +22,13 @@ for _ in $(seq 100); do
 done
 cat "$RUN/forge.log"
 
-.venv/bin/stream-build run "$RUN/stream-build.yaml" -j 2 "$@"
+.venv/bin/stream-build run "$RUN/stream-build.yaml" -j 2 -y "$@"
 echo
-echo "rpm --root $RUN/installroot -qa:"
-rpm --root "$RUN/installroot" -qa | sort | sed 's/^/  /'
+# the installroot is Fedora-shaped: its rpm database where Fedora 44 keeps it, whoever installed
+echo "rpm --root $RUN/installroot --dbpath /usr/lib/sysimage/rpm -qa:"
+rpm --root "$RUN/installroot" --dbpath /usr/lib/sysimage/rpm -qa | sort | sed 's/^/  /'
+echo
+# the program built against the stream's libtinyz, run with the installroot's library
+libdir=$(rpm --eval '%{_libdir}')
+echo "$RUN/installroot/usr/bin/tinyzip --version:"
+LD_LIBRARY_PATH="$RUN/installroot$libdir" "$RUN/installroot/usr/bin/tinyzip" --version | sed 's/^/  /'

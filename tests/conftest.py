@@ -136,3 +136,39 @@ def make_repo(directory: Path, rpms: Sequence[Path], compression: str = "zstd") 
         pytest.skip("no createrepo_c that writes zstd metadata (pip install createrepo_c)")
     subprocess.run([tool, "--quiet", "--general-compress-type", compression, str(directory)], check=True)
     return directory
+
+
+_NO_USER_NAMESPACES = r"""
+import ctypes, os, sys
+CLONE_NEWUSER = 0x10000000
+ready_r, ready_w = os.pipe()
+mapped_r, mapped_w = os.pipe()
+pid = os.fork()
+if pid == 0:
+    os.close(ready_r); os.close(mapped_w)
+    if ctypes.CDLL(None, use_errno=True).unshare(CLONE_NEWUSER) != 0:
+        os._exit(90)
+    os.write(ready_w, b"1"); os.read(mapped_r, 1)
+    # root of this user namespace: allow no user namespace below it, then become nobody
+    with open("/proc/sys/user/max_user_namespaces", "w") as limit:
+        limit.write("0")
+    os.setgroups([]); os.setresgid(65534, 65534, 65534); os.setresuid(65534, 65534, 65534)
+    os.environ["HOME"] = os.environ.get("NO_USERNS_HOME", "/tmp")
+    os.execv(sys.argv[1], sys.argv[1:])
+os.close(ready_w); os.close(mapped_r)
+os.read(ready_r, 1)
+for name in ("uid_map", "gid_map"):
+    with open(f"/proc/{pid}/{name}", "w") as handle:
+        handle.write("0 0 4294967295\n")
+os.write(mapped_w, b"1")
+sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+"""
+
+
+def without_user_namespaces(argv: Sequence[str]) -> List[str]:
+    """``argv`` run as ``nobody`` on a kernel that refuses it user namespaces (needs root to set up).
+
+    The command runs in a user namespace of its own, mapped one to one onto the host's ids,
+    whose ``user.max_user_namespaces`` is 0: as for a user on a host with user namespaces off.
+    """
+    return [sys.executable, "-c", _NO_USER_NAMESPACES, *argv]

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from .baserepo import BaseProvides
+from .buildreqs import Requirement, Resolution
 from .capabilities import leaves, parse_dependency
 from .providers import ProviderIndex
 
@@ -23,7 +24,8 @@ __all__ = ["Met", "ComponentAudit", "audit_build"]
 
 @dataclass(frozen=True)
 class Met:
-    """How one BuildRequires was met: ``by`` is ``stream``, ``base`` or ``outside`` (the host, or unknown)."""
+    """How one BuildRequires was met: ``by`` is ``stream``, ``base``, ``host`` (an RPM host's package), or
+    ``outside`` (assumed from a host whose packages are not RPMs, or unknown)."""
 
     requirement: str
     by: str
@@ -83,6 +85,7 @@ def audit_build(
     versions: Mapping[str, str],
     base: Optional[BaseProvides] = None,
     host_label: str = "the host",
+    resolution: Optional[Resolution] = None,
 ) -> ComponentAudit:
     """Audit one build.
 
@@ -90,7 +93,13 @@ def audit_build(
     :param stream: the best-known Provides of every component of the stream.
     :param versions: each component's version-release, for the findings.
     :param host_label: what "outside" was in this build ("the host" for the local backend on Debian).
+    :param resolution: the backend's own account of where each BuildRequires came from (the
+        local backend's): its requirements and its host packages are used when given.
     """
+    told: Dict[str, Requirement] = {}
+    if resolution is not None:
+        told = {r.text: r for r in resolution.buildrequires if not r.needed_by}
+        requirements = list(dict.fromkeys((*told, *requirements)))
     met: List[Met] = []
     findings: List[str] = []
     for requirement in requirements:
@@ -106,13 +115,20 @@ def audit_build(
         if inside is not None:
             met.append(Met(requirement, "stream", inside[0], str(inside[1])))
             continue
-        outside = _outside(requirement, base)
+        known = told.get(requirement)
+        if known is not None and known.source == "host":
+            outside = Met(requirement, "host", "", known.provider)
+        else:
+            outside = _outside(requirement, base)
+            if outside.by == "outside" and known is not None and known.source == "assumed":
+                outside = Met(requirement, "outside", "", "assumed from the host")
         met.append(outside)
         for leaf in leaves(node):
             also, _ = stream.meeting(leaf, exclude=component)
             if also:
                 who, provide, _source = also[0]
-                against = f"the base's {outside.provide}" if outside.by == "base" else f"{host_label}'s {leaf.name}"
+                against = (f"the base's {outside.provide}" if outside.by == "base" else
+                           f"the host's {outside.provide}" if outside.by == "host" else f"{host_label}'s {leaf.name}")
                 findings.append(f"{component} was built against {against} for {requirement}; the stream has "
                                 f"{who} {versions.get(who, '')}".rstrip() + f" ({provide})")
                 break

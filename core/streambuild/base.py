@@ -56,6 +56,13 @@ class Base:
     def releasever(self) -> str:
         return self.release
 
+    @property
+    def rpmdb(self) -> str:
+        """Where this base's rpm keeps its database: ``/usr/lib/sysimage/rpm`` from Fedora 36 and
+        EL 10 on (rawhide included), ``/var/lib/rpm`` before."""
+        moved = self.version >= 36 if self.distro == "fedora" else self.version >= 10
+        return "/usr/lib/sysimage/rpm" if moved else "/var/lib/rpm"
+
     def macros(self) -> Dict[str, str]:
         """The dist macros a spec sees when built for this base (what Fedora's redhat-rpm-config sets)."""
         macros = {"dist": self.dist}

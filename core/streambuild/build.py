@@ -16,15 +16,14 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from . import dynamic, scheduler
+from . import buildreqs, dynamic, scheduler
 from ._foreign import rpmlib
 from .audit import ComponentAudit, audit_build
 from .backends import Backend, BuildJob, BuildOutcome, log_tail
 from .base import Base
 from .baserepo import BaseProvides
 from .capabilities import leaves, parse_dependency
-from .errors import StreamBuildError
-from .errors import DiskFull
+from .errors import DiskFull, EnvironmentProblem, StreamBuildError
 from .plan import Plan
 from .providers import ProviderIndex
 from .results import ResultStore, StoredResult, facts_key, result_key
@@ -46,9 +45,10 @@ class ComponentResult:
     log: Optional[str] = None
     message: str = ""
     duration: float = 0.0
+    resolution: Optional[buildreqs.Resolution] = None  # where its BuildRequires came from (local backend)
 
     def to_json(self) -> Dict[str, Any]:
-        return {
+        data: Dict[str, Any] = {
             "name": self.name,
             "state": self.state,
             "key": self.key,
@@ -57,6 +57,9 @@ class ComponentResult:
             "message": self.message,
             "duration": round(self.duration, 3),
         }
+        if self.resolution is not None:
+            data["buildrequires"] = self.resolution.to_json()
+        return data
 
 
 @dataclass
@@ -69,6 +72,8 @@ class BuildReport:
     def findings(self) -> List[str]:
         """What the series audit found: builds made against the base for what the stream provides."""
         return [f for audit in self.audits.values() for f in audit.findings]
+    backend: str = ""  # the backend that built (the one 'auto' chose)
+    backend_reason: str = ""  # why that one
 
     @property
     def ok(self) -> bool:
@@ -152,6 +157,8 @@ class Executor:
             event["key"] = result.key
         if state in ("done", "cached", "failed"):
             event.update(duration=round(result.duration, 3), log=result.log, message=result.message)
+            if result.resolution is not None and result.resolution.assumed:
+                event["assumed_from_host"] = list(result.resolution.assumed)
         if state == "failed" and result.log:
             event["log_tail"] = log_tail(result.log)
         self.emit(event)
@@ -277,7 +284,7 @@ class Executor:
                 flat = [p for provides in self.built.get(dep, {}).values() for p in provides]
                 root.add(dep, flat, ["built"] * len(flat))
             audit = audit_build(name, self.requirements.get(name, comp.analysis.all_buildrequires), root, self.index,
-                                versions, self.base_index, host)
+                                versions, self.base_index, host, self.report.results[name].resolution)
             self.report.audits[name] = audit
             self.emit({"event": "audit", **audit.to_json()})
 
@@ -286,27 +293,39 @@ class Executor:
         scratch = self.workdir.tmp(f"build-{name}-")
         log = os.path.join(staged, "build.log")
         source = self.sources[name]
+        analysis = self.plan.component(name).analysis
+        generated = tuple(r for r in self.requirements.get(name, ()) if r not in analysis.buildrequires)
         job = BuildJob(name, source.spec_path, source.directory, self.macros[name], self._dependency_rpms(name),
-                       scratch, staged, log, self.base, self._cancel)
+                       scratch, staged, log, self.base, self._cancel, generated)
         start = time.monotonic()
         try:
             outcome = self.backend.build(job)
-        except DiskFull:
-            raise  # the environment's failure, not the component's: stops the run (exit 4)
+        except EnvironmentProblem as exc:  # the host, not the component (a full disk): the run stops, exit 4
+            self._keep_failed_log(name, log)
+            shutil.rmtree(staged, ignore_errors=True)
+            if isinstance(exc, DiskFull) and f"build of {name}" not in exc.message:
+                raise DiskFull(f"the build of {name} ran out of disk space: {exc.message} "
+                               "(then continue with --resume)") from None
+            raise
         except Exception as exc:  # a backend bug must not take the other builds down
             outcome = BuildOutcome(False, message=f"{type(exc).__name__}: {exc}")
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
         duration = time.monotonic() - start
         if not outcome.ok:
-            failed_log = os.path.join(self.workdir.path("logs"), f"{name}.log")
-            os.makedirs(os.path.dirname(failed_log), exist_ok=True)
-            if os.path.exists(log):
-                os.replace(log, failed_log)
+            self._keep_failed_log(name, log)
             shutil.rmtree(staged, ignore_errors=True)
-            return BuildOutcome(False, message=outcome.message), None, duration
+            return BuildOutcome(False, message=outcome.message, resolution=outcome.resolution), None, duration
+        if outcome.resolution is not None:
+            buildreqs.save(outcome.resolution, staged)
         stored = self.store.put(name, key, staged, outcome.rpms, outcome.srpm, duration)
         return outcome, stored, duration
+
+    def _keep_failed_log(self, name: str, log: str) -> None:
+        failed_log = os.path.join(self.workdir.path("logs"), f"{name}.log")
+        os.makedirs(os.path.dirname(failed_log), exist_ok=True)
+        if os.path.exists(log):
+            os.replace(log, failed_log)
 
     def _start_ready(self, pool: ThreadPoolExecutor, queue: scheduler.ReadyQueue, running: Dict[Future, str]) -> None:
         """Start ready components until every worker is busy; reuse stored results on the way."""
@@ -320,7 +339,8 @@ class Executor:
             self.report.results[name].key = key
             stored = self.store.get(name, key)
             if stored is not None:
-                self._set(name, "cached", rpms=stored.rpms, srpm=stored.srpm, log=stored.log)
+                self._set(name, "cached", rpms=stored.rpms, srpm=stored.srpm, log=stored.log,
+                          resolution=buildreqs.load(stored.directory))
                 self._learn(name, stored.rpms)
                 queue.done(name)
                 continue
@@ -333,12 +353,13 @@ class Executor:
         """Record a finished build; on failure skip its dependents. Return whether it succeeded."""
         outcome, stored, duration = finished
         if stored is not None:
-            self._set(name, "done", rpms=stored.rpms, srpm=stored.srpm, log=stored.log, duration=duration)
+            self._set(name, "done", rpms=stored.rpms, srpm=stored.srpm, log=stored.log, duration=duration,
+                      resolution=outcome.resolution)
             self._learn(name, stored.rpms)
             queue.done(name)
             return True
         log = os.path.join(self.workdir.path("logs"), f"{name}.log")
-        self._set(name, "failed", log=log, message=outcome.message, duration=duration)
+        self._set(name, "failed", log=log, message=outcome.message, duration=duration, resolution=outcome.resolution)
         for skipped in sorted(queue.failed(name)):
             self._set(skipped, "skipped", message=f"needs {name}, which failed")
         return False

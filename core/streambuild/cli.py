@@ -38,13 +38,14 @@ workdir_opt = click.option("--workdir", type=click.Path(file_okay=False), callba
 json_opt = click.option("--json", "json_output", is_flag=True, help="Machine-readable output (JSON event lines while working).")
 locked_opt = click.option("--locked", is_flag=True, help="Use the lock file as it is; refuse to resolve refs.")
 jobs_opt = click.option("-j", "--jobs", type=click.IntRange(1, 256), default=2, show_default=True, help="Components built side by side.")
-backend_opt = click.option("--backend", default="local", show_default=True, help="Build backend (local, mock, or a plugin's).")
+backend_opt = click.option("--backend", default="auto", show_default=True,
+                           help="Build backend: auto (mock where installed, else local), local, mock, koji, or a plugin's.")
 keep_going_opt = click.option("--keep-going", is_flag=True, help="After a failure, build everything that does not depend on it.")
 resume_opt = click.option("--resume", is_flag=True, help="Continue an interrupted run from its lock without rebuilding what finished.")
 installroot_opt = click.option("--installroot", type=click.Path(file_okay=False), callback=path_option, help="Install into this directory (overrides install.path).")
-yes_opt = click.option("-y", "--assumeyes", is_flag=True, help="Answer yes to the confirmation (always yes without a terminal).")
+yes_opt = click.option("-y", "--assumeyes", is_flag=True, help="Answer yes to the confirmation (without it and without a terminal, the answer is no).")
 no_check_opt = click.option("--no-check", is_flag=True, help="Skip the stream policy checks that run before building (logged).")
-no_opt = click.option("--assumeno", is_flag=True, help="Answer no to the confirmation: show what would be installed, install nothing.")
+no_opt = click.option("--assumeno", is_flag=True, help="Answer no to the confirmation: show what would be installed, install nothing (wins over -y).")
 output_opt = click.option("--output", metavar="oci-archive:PATH", help="Container target: write the image to an archive instead of pushing it.")
 
 
@@ -122,9 +123,7 @@ def plan(manifest: str, workdir: Optional[str], json_output: bool, locked: bool,
 
 def _summary(report: Any, json_output: bool) -> None:
     if json_output:
-        click.echo(json.dumps({"event": "summary", "components": [r.to_json() for r in report.results.values()],
-                               "audit": [a.to_json() for a in report.audits.values()],
-                               "added_edges": report.added_edges, "findings": report.findings}))
+        click.echo(json.dumps(frontend.summary_json(report)))
         return
     for line in frontend.summary_lines(report):
         click.echo(line)
@@ -161,28 +160,40 @@ def build(manifest: str, workdir: Optional[str], json_output: bool, locked: bool
 
 
 def _confirm(assumeyes: bool, assumeno: bool = False) -> Optional[Callable[[List[str]], bool]]:
-    if assumeyes and assumeno:
-        raise InputError("-y/--assumeyes and --assumeno cannot be used together")
+    """How an install that changes a host or an installroot is confirmed, as DNF does it.
+
+    ``--assumeno`` wins over ``-y``; with neither, the question is asked on a terminal, and
+    without one on standard input the answer is no (DNF's "Operation aborted").
+    """
+    def show(items: List[str]) -> None:
+        click.echo("Installing:\n  " + "\n  ".join(items), err=True)
+
     if assumeno:
         def refuse(items: List[str]) -> bool:
-            click.echo("Installing:\n  " + "\n  ".join(items), err=True)
+            show(items)
             click.echo("Operation aborted (--assumeno).", err=True)
             return False
 
         return refuse
-    if assumeyes or not sys.stdin.isatty():
+    if assumeyes:
         return None
+    if not sys.stdin.isatty():
+        def no_terminal(items: List[str]) -> bool:
+            show(items)
+            click.echo("Is this ok [y/N]: Operation aborted (no terminal to answer on; pass -y to install).", err=True)
+            return False
+
+        return no_terminal
 
     def ask(items: List[str]) -> bool:
-        click.echo("Installing:\n  " + "\n  ".join(items), err=True)
-        return click.confirm("Is this ok?", default=False, err=True)
+        show(items)
+        return click.confirm("Is this ok", default=False, err=True)
 
     return ask
 
 
-def _install(stream: Stream, packages: Sequence[str], installroot: Optional[str], target: Optional[str],
-             assumeyes: bool, json_output: bool, assumeno: bool = False, output: Optional[str] = None) -> None:
-    choice = frontend.choose_install(stream.manifest, packages, installroot, target, output)
+def _install(stream: Stream, choice: frontend.InstallChoice, assumeyes: bool, json_output: bool,
+             assumeno: bool = False) -> None:
     outcome = frontend.install(stream, choice, _confirm(assumeyes, assumeno))
     if json_output:
         click.echo(json.dumps(outcome.to_json()))
@@ -208,7 +219,8 @@ def install(manifest: str, packages: Sequence[str], workdir: Optional[str], json
     """Install built packages (default: the manifest's install.packages)."""
     stream = _stream(manifest, workdir, json_output)
     with stream.workdir:
-        _install(stream, packages, installroot, target, assumeyes, json_output, assumeno, output)
+        choice = frontend.choose_install(stream.manifest, packages, installroot, target, output)
+        _install(stream, choice, assumeyes, json_output, assumeno)
 
 
 @cli.command()
@@ -232,11 +244,16 @@ def run(manifest: str, workdir: Optional[str], json_output: bool, locked: bool, 
     """Lock, plan, build and install, following the manifest's install: section."""
     stream = _stream(manifest, workdir, json_output, jobs)
     with stream.workdir:
+        choice = None
+        if stream.manifest.install is not None or installroot:
+            # the install's choices and tools are checked before anything is built
+            choice = frontend.choose_install(stream.manifest, (), installroot, None, output)
+            frontend.check_install_tools(choice)
         _do_build(stream, backend, locked, keep_going, resume, json_output, no_check)
-        if stream.manifest.install is None and not installroot:
+        if choice is None:
             click.echo("no install: section in the manifest; nothing to install")
             return
-        _install(stream, (), installroot, None, assumeyes, json_output, assumeno, output)
+        _install(stream, choice, assumeyes, json_output, assumeno)
 
 
 @cli.command()

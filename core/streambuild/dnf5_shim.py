@@ -16,7 +16,7 @@ with DNF5's global options in the environment:
 
 Everything is decided here, where it is tested: the C++ only collects and hands
 over. The mapping follows ``dnf stream-build`` (the DNF4 plugin): the installroot
-and the confirmation options apply to ``install``; an explicit ``--releasever``
+and the confirmation options apply to ``install`` (``--assumeno`` wins over ``-y``, as in DNF); an explicit ``--releasever``
 must match the stream's base. The process then is ``stream-build`` itself, so its
 messages and exit codes (0, 1, 2, 3, 4) are what ``dnf5 stream-build`` returns.
 """
@@ -84,8 +84,6 @@ def translate(argv: Sequence[str], options: Dnf5Options) -> List[str]:
     subcommand, rest = argv[0], list(argv[1:])
     if subcommand not in SUBCOMMANDS:
         raise InputError(f"unknown subcommand {subcommand!r} (choose from {', '.join(SUBCOMMANDS)})")
-    if options.assumeyes and options.assumeno:
-        raise InputError("-y/--assumeyes and --assumeno cannot be used together")
     if subcommand != "install":
         return [subcommand, *rest]
     if options.releasever is not None:
@@ -93,10 +91,10 @@ def translate(argv: Sequence[str], options: Dnf5Options) -> List[str]:
     extra: List[str] = []
     if options.installroot != "/":
         extra += ["--installroot", options.installroot]
-    if options.assumeyes:
-        extra.append("-y")
-    if options.assumeno:
+    if options.assumeno:  # --assumeno wins over -y, as in DNF
         extra.append("--assumeno")
+    elif options.assumeyes:
+        extra.append("-y")
     return [subcommand, *extra, *rest]
 
 

@@ -99,6 +99,13 @@ class InstallError(StreamBuildError):
     exit_code = EXIT_FAILED
 
 
+class InstallAborted(InstallError):
+    """The confirmation was refused (``--assumeno``, an answer, or no terminal to ask on): nothing was installed."""
+
+    def __init__(self, message: str = "Operation aborted: nothing was installed", location: Optional[Location] = None) -> None:
+        super().__init__(message, location)
+
+
 class PolicyDenied(StreamBuildError):
     """A stream policy rule denied the set."""
 

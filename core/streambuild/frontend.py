@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, 
 
 from . import journal as journal_mod
 from . import lock as lock_mod
-from . import values
+from . import tools, values
 from .errors import InputError
+from .install import dnf_api
 from .manifest import Manifest
 from .publish import rpm_name
 from .targets.container import ImageResult, ImageSettings
@@ -110,6 +111,14 @@ class InstallOutcome:
         if not self.installed:
             return [f"nothing to install: {', '.join(self.choice.packages)} already installed {where}"]
         return [f"installed {len(self.installed)} packages {where}:"] + [f"  {i}" for i in self.installed]
+
+
+def check_install_tools(choice: InstallChoice) -> None:
+    """Before anything is built: what the install that follows will need is here (exit 4 otherwise)."""
+    if choice.target == "container":
+        tools.require(("buildah",), "the container install target")
+    elif choice.target in ("installroot", "host"):
+        dnf_api()
 
 
 def install(stream: "Stream", choice: InstallChoice, confirm: Optional[Callable[[List[str]], bool]] = None) -> InstallOutcome:
@@ -236,15 +245,23 @@ def _lock_from_json(data: Mapping[str, Any]) -> lock_mod.Lock:
 
 
 def summary_lines(report: Any) -> List[str]:
-    """The lines a build summary prints: one per component, then the counts."""
+    """The lines a build summary prints: the backend, one line per component (and what it took
+    from the host unchecked), then the counts."""
     lines = []
+    if getattr(report, "backend", ""):
+        lines.append(f"backend: {report.backend} ({report.backend_reason})")
     for result in report.results.values():
         line = f"  {result.name:30} {'unchanged' if result.state == 'cached' else result.state:12}"
         if result.state == "failed":
             line += f" log: {result.log}"
+            if result.message:
+                line += f" ({result.message})"
         elif result.message and result.state not in ("done", "cached"):
             line += f" {result.message}"
         lines.append(line)
+        resolution = getattr(result, "resolution", None)
+        if resolution is not None and resolution.assumed:
+            lines.append(f"  {'':30} assumed from the host: {', '.join(resolution.assumed)}")
     lines.append(
         f"{report.count('done')} built, {report.count('cached')} unchanged (not rebuilt), "
         f"{report.count('failed')} failed, {report.count('skipped') + report.count('not-started')} not built"
@@ -265,3 +282,11 @@ def audit_lines(audits: Mapping[str, Any], added_edges: Sequence[Mapping[str, st
     for audit in audits.values():
         lines += [f"  warning: {finding}" for finding in audit.findings]
     return lines
+
+
+def summary_json(report: Any) -> Dict[str, Any]:
+    """The summary ``--json`` prints at the end of a build."""
+    return {"event": "summary", "backend": getattr(report, "backend", ""),
+            "components": [r.to_json() for r in report.results.values()],
+            "audit": [a.to_json() for a in report.audits.values()],
+            "added_edges": list(report.added_edges), "findings": report.findings}

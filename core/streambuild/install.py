@@ -1,13 +1,29 @@
-"""Installing the stream's packages: with libdnf5 where it imports, DNF4 otherwise."""
+"""Installing the stream's packages: with libdnf5 where it imports, DNF4 otherwise.
+
+An install into the host (``/``) runs in this process with the host's own rpm
+configuration. An install into any other root runs in a child process
+(``python -m streambuild.install``) whose rpm is told where the root keeps its database
+(:mod:`streambuild.rootdb`): the root's own database if it has one, else the base's path,
+so that the result is the same whoever installs and whatever their ``$HOME``. The child
+asks the parent before changing anything: the transaction's NEVRAs go up a pipe, the
+``confirm`` answer comes back down, as DNF's own prompt would.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
+import json
 import os
+import subprocess
+import sys
+import tempfile
 from dataclasses import dataclass, field
-from typing import Callable, List, Mapping, Optional, Sequence
+from typing import IO, Any, Callable, Dict, List, Mapping, Optional, Sequence
 
-from .errors import EnvironmentProblem, InputError
+from . import rootdb
+from .errors import (EXIT_BAD_INPUT, EXIT_ENVIRONMENT, EnvironmentProblem, InputError, InstallAborted, InstallError,
+                     StreamBuildError)
 
 STREAM_REPO_ID = "stream-build"
 
@@ -21,6 +37,7 @@ class InstallRequest:
     cachedir: str
     extra_repos: Mapping[str, str] = field(default_factory=dict)
     confirm: Optional[Callable[[List[str]], bool]] = None
+    rpmdb: str = "/usr/lib/sysimage/rpm"  # where a fresh root keeps its rpm database: the base's path
 
 
 def dnf_api() -> str:
@@ -38,20 +55,122 @@ def dnf_api() -> str:
     )
 
 
+def _module(api: str) -> Any:
+    return importlib.import_module(f"streambuild._foreign.{'libdnf5' if api == 'libdnf5' else 'dnf4'}")
+
+
 def install(request: InstallRequest) -> List[str]:
     """Install the requested packages from the stream repo (and extra repos); return NEVRAs."""
     if not os.path.exists(os.path.join(request.stream_repo, "repodata", "repomd.xml")):
         raise InputError("the stream has not been built yet: no stream repository (run 'stream-build build')")
     api = dnf_api()
-    module = importlib.import_module(f"streambuild._foreign.{'libdnf5' if api == 'libdnf5' else 'dnf4'}")
     repos = {STREAM_REPO_ID: "file://" + os.path.abspath(request.stream_repo), **dict(request.extra_repos)}
-    os.makedirs(request.installroot, exist_ok=True)
-    return module.install(
-        request.packages,
-        repos,
-        os.path.abspath(request.installroot),
-        request.releasever,
-        request.cachedir,
-        STREAM_REPO_ID,
-        request.confirm,
-    )
+    root = os.path.abspath(request.installroot)
+    if root == "/":
+        return list(_module(api).install(request.packages, repos, root, request.releasever,
+                                         request.cachedir, STREAM_REPO_ID, request.confirm))
+    os.makedirs(root, exist_ok=True)
+    dbpath = rootdb.dbpath_for(root, request.rpmdb)
+    return _install_in_child(dataclasses.replace(request, installroot=root), repos, dbpath)
+
+
+# -- an install into a root, in a process of its own ------------------------------
+
+
+def _send(stream: IO[str], message: Mapping[str, Any]) -> None:
+    stream.write(json.dumps(message) + "\n")
+    stream.flush()
+
+
+def _receive(stream: IO[str]) -> Dict[str, Any]:
+    line = stream.readline()
+    try:
+        message = json.loads(line) if line.strip() else {}
+    except ValueError:
+        message = {}
+    return message if isinstance(message, dict) else {}
+
+
+def _install_in_child(request: InstallRequest, repos: Mapping[str, str], dbpath: str) -> List[str]:
+    payload = {
+        "packages": list(request.packages), "repos": dict(repos), "installroot": request.installroot,
+        "releasever": request.releasever, "cachedir": os.path.abspath(request.cachedir),
+        "provided_by": STREAM_REPO_ID, "confirm": request.confirm is not None, "dbpath": dbpath,
+    }
+    to_child_r, to_child_w = os.pipe()
+    from_child_r, from_child_w = os.pipe()
+    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with rootdb.macros_environment(dbpath) as env, tempfile.TemporaryFile("w+", encoding="utf-8") as output:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH", "")) if p)
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "streambuild.install", str(to_child_r), str(from_child_w)],
+                pass_fds=(to_child_r, from_child_w), stdin=subprocess.DEVNULL, stdout=output,
+                stderr=subprocess.STDOUT, env=env,
+            )
+        finally:
+            os.close(to_child_r)
+            os.close(from_child_w)
+        with os.fdopen(to_child_w, "w", encoding="utf-8") as down, \
+                os.fdopen(from_child_r, "r", encoding="utf-8") as up:
+            try:
+                _send(down, payload)
+                answer: Dict[str, Any] = {}
+                while True:
+                    answer = _receive(up)
+                    if "confirm" in answer and request.confirm is not None:
+                        _send(down, {"answer": bool(request.confirm(list(answer["confirm"])))})
+                        continue
+                    break
+            finally:
+                try:
+                    down.close()  # a child still waiting for an answer reads "no"
+                except OSError:
+                    pass
+                code = proc.wait()
+        if code == 0 and isinstance(answer.get("installed"), list):
+            return [str(item) for item in answer["installed"]]
+        output.seek(0)
+        lines = [line.strip() for line in output.read().splitlines() if line.strip()]
+    message = str(answer.get("error") or (lines[-1][-600:] if lines else f"exit code {code}"))
+    if answer.get("aborted"):
+        raise InstallAborted(message)
+    kind = {EXIT_BAD_INPUT: InputError, EXIT_ENVIRONMENT: EnvironmentProblem}.get(code, InstallError)
+    raise kind(message)
+
+
+def _child(argv: Sequence[str]) -> int:
+    """``python -m streambuild.install IN_FD OUT_FD``: one install into a root, driven by the parent."""
+    down = os.fdopen(int(argv[0]), "r", encoding="utf-8")
+    up = os.fdopen(int(argv[1]), "w", encoding="utf-8")
+    try:
+        data = _receive(down)
+        from ._foreign import rpmlib
+
+        configured = rpmlib.expand("%{_dbpath}")
+        if configured != data["dbpath"]:
+            raise EnvironmentProblem(
+                f"cannot point rpm at {data['dbpath']} in {data['installroot']}: this host's rpm "
+                f"configuration insists on %_dbpath {configured}"
+            )
+
+        def confirm(items: List[str]) -> bool:
+            _send(up, {"confirm": items})
+            return bool(_receive(down).get("answer"))
+
+        installed = _module(dnf_api()).install(
+            data["packages"], data["repos"], data["installroot"], data["releasever"], data["cachedir"],
+            data["provided_by"], confirm if data["confirm"] else None,
+        )
+        _send(up, {"installed": list(installed)})
+        return 0
+    except StreamBuildError as exc:
+        _send(up, {"error": str(exc), "aborted": isinstance(exc, InstallAborted)})
+        return exc.exit_code
+    except (ValueError, KeyError, TypeError) as exc:
+        _send(up, {"error": f"bad install request: {exc}"})
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(_child(sys.argv[1:]))

@@ -123,7 +123,7 @@ def backend_for(target: Optional[str], backend: Optional[str]) -> Tuple[str, Map
         if backend not in (None, "koji"):
             raise InputError(f"--target names a Koji build target; the {backend} backend has none (use --backend koji)")
         return "koji", {"target": target}
-    return backend or "local", {}
+    return backend or "auto", {}
 
 
 def build_checkout(
@@ -131,7 +131,7 @@ def build_checkout(
     name: str,
     branch: Optional[str],
     commit: str,
-    backend: str = "local",
+    backend: str = "auto",
     backend_options: Optional[Mapping[str, Any]] = None,
     keep_going: bool = False,
     nowait: bool = False,

@@ -56,9 +56,13 @@ class Progress:
             if event.get("message") and state in ("failed", "skipped", "not-started"):
                 extra += f": {event['message']}"
             out.write(f"{stamp} {_MARK.get(state, ' ')} {event.get('component')} {state}{extra}\n")
+            if event.get("assumed_from_host") and state == "done":
+                out.write(f"    assumed from the host: {', '.join(event['assumed_from_host'])}\n")
             if state == "failed" and event.get("log_tail"):
                 out.write("    " + "\n    ".join(str(event["log_tail"]).rstrip().splitlines()) + "\n")
                 out.write(f"    full log: {event.get('log')}\n")
+        elif kind == "backend":
+            out.write(f"{stamp} backend: {event.get('backend')} ({event.get('reason')})\n")
         elif kind == "locked":
             out.write(f"{stamp} locked {event.get('components')} components in {event.get('lock')}\n")
         elif kind == "edge-added":

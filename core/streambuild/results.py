@@ -18,7 +18,9 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from .workdir import write_json
 
-RESULT_VERSION = 1
+#: 2: the local backend builds in a real build root (before: an rpm database of --justdb records),
+#: so results made before are not reused.
+RESULT_VERSION = 2
 
 
 def result_key(

@@ -18,8 +18,9 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Seque
 from . import check as policy_check
 from . import journal as journal_mod
 from . import lock as lock_mod
-from . import dynamic
+from . import dynamic, tools
 from .analyse import Analysis, AnalysisCache, SpecJob, analyse_all
+from .backends import choose as choose_backend
 from .baserepo import BaseProvides
 from .build import BuildReport, Executor, StreamJob
 from .errors import BuildFailed, InputError, LockError
@@ -190,17 +191,22 @@ class Stream:
 
     def build(
         self,
-        backend: str = "local",
+        backend: str = "auto",
         mode: LockMode = "auto",
         keep_going: bool = False,
         resume: bool = False,
         check: bool = True,
         backend_options: Optional[Mapping[str, Any]] = None,
     ) -> Tuple[BuildReport, Optional[Published]]:
-        """Plan, check the stream policies (unless ``check`` is False), build and publish.
+        """Check the tools, plan, check the stream policies (unless ``check`` is False), build and publish.
 
-        A resumed run is not checked again when the run it continues was checked.
+        ``backend`` ``auto`` is mock where mock is installed, local otherwise (the report says
+        which and why). A missing tool, or a backend that cannot run here, is an
+        :class:`EnvironmentProblem` before anything is locked, fetched or built. A resumed
+        run is not checked again when the run it continues was checked.
         """
+        tools.require(tools.STREAM_TOOLS, "building a stream")
+        backend, backend_reason = choose_backend(backend, self.plugins.registry.backends)
         last = None
         if resume:
             last = journal_mod.last_run(self.workdir.journal)
@@ -225,10 +231,11 @@ class Stream:
         )
         if not check:
             self.emit({"event": "policy", "skipped": True})
+        self.emit({"event": "backend", "backend": backend, "reason": backend_reason})
         self.emit({"event": "plan", "plan": planned.plan.to_json()})
         for note in planned.plan.notes:
             self.warn(note, kind="plan")
-        outcome = "interrupted"
+        outcome = "interrupted"  # until the builds are over: a full disk there can be resumed
         try:
             build_stream = getattr(backend_obj, "build_stream", None)
             if build_stream is not None:  # a backend that builds the whole set itself (koji)
@@ -240,13 +247,12 @@ class Stream:
                     backend_obj, self.emit, self.jobs, keep_going, planned.base,
                 )
                 report = executor.run()
+            report.backend, report.backend_reason = backend, backend_reason
+            outcome = "failed"  # from here on, an error (publishing, a full disk) is a failure, not an interruption
             published = None
             if report.ok:
                 published = self.publish(planned.plan, report)
             outcome = "ok" if report.ok else ("submitted" if report.pending else "failed")
-        except Exception:  # publishing failed, a full disk...: a failure, not an interruption
-            outcome = "failed"
-            raise
         finally:
             self.emit({"event": "run-end", "outcome": outcome})
         return report, published
@@ -281,6 +287,7 @@ class Stream:
             cachedir=self.workdir.path("dnf-cache"),
             extra_repos={f"base-{i}": url for i, url in enumerate(self.manifest.base_repos)},
             confirm=confirm,
+            rpmdb=self.manifest.base.rpmdb,
         )
 
     def install(

@@ -89,3 +89,28 @@ def test_a_requirement_the_srpm_reveals_makes_the_build_wait(forge, tmp_path: Pa
     # a second run reuses both and learns the same without rebuilding
     again = cli("build", str(m), "--json")
     assert again.states("consumer")[-1] == "cached" and again.states("tinylib")[-1] == "cached"
+
+
+def test_the_audit_catches_a_build_against_the_base(forge, tmp_path: Path) -> None:
+    # a cycle the base can break: tinylibb needs tinyliba-devel, which the base has (1.0); tinyliba needs
+    # tinylibb-devel. tinylibb is built first, against the base's tinyliba-devel: the audit says so.
+    base = make_repo(tmp_path / "base", build_rpms(spec("tinyliba", version="1.0", subpackages=["devel"]),
+                                                   tmp_path / "base-build"))
+    add_package(forge, "tinyliba", "main", {"tinyliba.spec": spec("tinyliba", version="2.0", subpackages=["devel"],
+                                                                   buildrequires=["tinylibb-devel"])})
+    add_package(forge, "tinylibb", "main", {"tinylibb.spec": spec("tinylibb", subpackages=["devel"],
+                                                                   buildrequires=["tinyliba-devel"])})
+    m = manifest(tmp_path / "s.yaml", forge, ["{name: tinyliba, ref: main, replaces: true}", "tinylibb:main"],
+                 extra=f"base_repos:\n- {base.as_uri()}/\n")
+    out = cli("build", str(m), "--json", "--no-check")
+    assert out.code == 0, out.stderr
+    summary = [e for e in out.events() if e.get("event") == "summary"][0]
+    assert summary["findings"] == [
+        "tinylibb was built against the base's tinyliba-devel 1.0-1 for tinyliba-devel; the stream has tinyliba "
+        "2.0-1.fc44 (tinyliba-devel = 2.0-1.fc44)"]
+    text = cli("status", str(m))
+    assert "warning: tinylibb was built against the base's tinyliba-devel 1.0-1" in text.stdout
+    check = cli("check", str(m), "--json")
+    assert check.code == 3
+    audited = [f for f in json.loads(check.stdout)["findings"] if f["rule"] == "series-audit"]
+    assert [(f["component"], f["verdict"]) for f in audited] == [("tinylibb", "deny")]

@@ -209,9 +209,13 @@ def test_run_pushes_an_image_that_contains_the_streams_packages(stack, storage):
     try:
         mnt = Path(tool("buildah", "mount", ctr, env=storage).stdout.strip())
         assert (mnt / "etc" / "base-image-marker").read_text() == "base\n"
-        query = tool("rpm", "--root", str(mnt), "-q", "tinyllm", "tinytorch", "tinypython3.11", env=storage, check=False)
+        # a base without rpm gets its database where the stream's base (Fedora 44) keeps it, and nowhere else
+        db = ["--dbpath", "/usr/lib/sysimage/rpm"]
+        assert [p.parent for p in mnt.rglob("rpmdb.sqlite")] == [mnt / "usr" / "lib" / "sysimage" / "rpm"]
+        query = tool("rpm", "--root", str(mnt), *db, "-q", "tinyllm", "tinytorch", "tinypython3.11", env=storage,
+                     check=False)
         assert query.returncode == 0, query.stdout + query.stderr
-        assert tool("rpm", "--root", str(mnt), "-q", "tinytorch-devel", env=storage, check=False).returncode != 0
+        assert tool("rpm", "--root", str(mnt), *db, "-q", "tinytorch-devel", env=storage, check=False).returncode != 0
         assert (mnt / "usr" / "lib" / "tinypython3.11" / "site-packages" / "tinyllm" / "__init__.py").is_file()
         # the rpm database was closed before the commit: everything is in rpmdb.sqlite, its WAL is empty
         assert [p.stat().st_size for p in mnt.rglob("rpmdb.sqlite-wal")] in ([], [0])

@@ -51,7 +51,15 @@ def dnf(*args: str, root: Optional[Path], cwd: Optional[Path] = None) -> Result:
 
 
 def installed(root: Path) -> list:
-    out = subprocess.run(["rpm", "--root", str(root), "-qa", "--qf", "%{NAME}\\n"], capture_output=True, text=True)
+    """What the root's rpm database holds, read where Fedora keeps it; there is no other database in the root."""
+    out = subprocess.run(["rpm", "--root", str(root), "--dbpath", "/usr/lib/sysimage/rpm", "-qa", "--qf",
+                          "%{NAME}\\n"], capture_output=True, text=True)
+    for other in [p.parent for p in root.rglob("rpmdb.sqlite") if p.parent != root / "usr/lib/sysimage/rpm"]:
+        # without --releasever, DNF itself opens the root's database at the host rpm's default path to
+        # detect $releasever, before any plugin runs; nothing is ever installed there
+        stray = subprocess.run(["rpm", "--root", str(root), "--dbpath", "/" + str(other.relative_to(root)), "-qa"],
+                               capture_output=True, text=True)
+        assert stray.stdout == "", f"packages in a second database {other}: {stray.stdout}"
     return sorted(out.stdout.split())
 
 

@@ -126,7 +126,9 @@ def polls(result: Result) -> List[int]:
 
 
 def rpm_installed(root: Path, name: str) -> bool:
-    return subprocess.run(["rpm", "--root", str(root), "-q", name], capture_output=True).returncode == 0
+    """Whether the root's rpm database, where Fedora 44 keeps it, has ``name``."""
+    query = ["rpm", "--root", str(root), "--dbpath", "/usr/lib/sysimage/rpm", "-q", name]
+    return subprocess.run(query, capture_output=True).returncode == 0
 
 
 def test_example_stack_as_chained_scratch_builds_then_install(world, tmp_path):

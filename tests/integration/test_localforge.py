@@ -109,6 +109,9 @@ BUILDS = [
     ("tinytorch", "release-2.11", "2.11.0", ["tinytorch", "tinytorch-devel"], "--requires", "tinypython(abi) = 3.11"),
     ("tinytorch", "release-2.10", "2.10.2", ["tinytorch", "tinytorch-devel"], "--requires", "tinypython(abi) = 3.11"),
     ("tinyllm", "v0.20.0", "0.20.0", ["tinyllm"], "--requires", "tinytorch"),
+    ("tinyz", "release-1", "1.4.2", ["tinyz", "tinyz-devel"], "--provides", "libtinyz.so.1()(64bit)"),
+    ("tinyz", "release-2", "2.1.0", ["tinyz", "tinyz-devel"], "--provides", "libtinyz.so.2()(64bit)"),
+    ("python-tinyconf", "release-0.3", "0.3.1", ["python3-tinyconf"], "--provides", "python3-tinyconf = 0.3.1-1.fc44"),
 ]
 
 
@@ -150,24 +153,26 @@ def test_example_specs_build(
         spec = prepare_distgit(forge, name, ref, topdir)
     run("rpmbuild", "-bb", "--nodeps", "--define", f"_topdir {topdir}", "--define", "dist .fc44",
         "--define", "fedora 44", str(spec))
-    rpms = topdir / "RPMS" / "noarch"
-    expected = [f"{binary}-{version}-1.fc44.noarch.rpm" for binary in binaries]
+    arch = "noarch" if name != "tinyz" else run("rpm", "--eval", "%{_arch}").strip()  # tinyz is a C library
+    rpms = topdir / "RPMS" / arch
+    expected = [f"{binary}-{version}-1.fc44.{arch}.rpm" for binary in binaries]
     assert sorted(path.name for path in rpms.glob("*.rpm")) == expected
     main_rpm = str(rpms / expected[0])
-    modes = run("rpm", "-qp", "--qf", "[%{FILEMODES:perms}\n]", main_rpm).split()
-    assert all("x" not in mode for mode in modes if mode.startswith("-")), modes
+    modes = run("rpm", "-qp", "--qf", "[%{FILEMODES:perms} %{FILENAMES}\n]", main_rpm).splitlines()
+    assert all("x" not in mode.split()[0] or ".so." in mode for mode in modes if mode.startswith("-")), modes
     assert dependency in run("rpm", "-qp", option, main_rpm).splitlines()
 
 
 def test_create_is_reproducible(forge: localforge.LocalForge, tmp_path: Path) -> None:
     again = localforge.create(tmp_path / "again")
-    for name, namespace in [("tinypython3.11", "rpms"), ("tinytorch", "rpms"), ("tinyllm", "upstream")]:
+    for name, namespace in [("tinypython3.11", "rpms"), ("tinytorch", "rpms"), ("tinyllm", "upstream"),
+                            ("tinyz", "rpms"), ("python-tinyconf", "rpms"), ("tinyzip", "rpms")]:
         refs = [run("git", f"--git-dir={layout.repo(name, namespace)}", "for-each-ref")
                 for layout in (forge.layout, again)]
         assert refs[0] == refs[1]
     files = [sorted(p.relative_to(layout.lookaside) for p in layout.lookaside.rglob("*") if p.is_file())
              for layout in (forge.layout, again)]
-    assert files[0] == files[1] and len(files[0]) == 4
+    assert files[0] == files[1] and len(files[0]) == 8  # one tarball per dist-git branch
 
 
 def test_helpers_and_stop(tmp_path: Path) -> None:
@@ -192,6 +197,10 @@ def test_helpers_and_stop(tmp_path: Path) -> None:
         assert f"  url: {forge.distgit_url}\n  lookaside: {forge.lookaside_url}\n" in manifest
         assert f"  url: {forge.upstream_url}\n  packages:\n  - tinyllm:v0.20.0\n" in manifest
         assert f'  path: "{tmp_path / "root"}"\n' in manifest
+        assert "tinyz" not in manifest  # the toy stack alone, unless asked
+        full = forge.write_manifest(tmp_path / "full.yaml", stack="full").read_text()
+        assert "  - tinyz:release-2\n  - python-tinyconf:release-0.3\n  - tinyzip:release-1.0\n" in full
+        assert full.endswith("  - tinyllm\n  - tinyzip\n")
     finally:
         forge.stop()
     assert not port_is_open(forge.git_port)
@@ -211,6 +220,8 @@ def test_serve_command_runs_until_sigterm(tmp_path: Path) -> None:
             time.sleep(0.1)
         assert (root / "forge.pid").read_text() == f"{process.pid}\n"
         port = int(re.search(r"git://127\.0\.0\.1:(\d+)/rpms/", manifest.read_text())[1])
+        # serve's manifest builds the full example: the toy stack and the real one
+        assert "  - tinyzip:release-1.0\n" in manifest.read_text() and "  - tinyzip\n" in manifest.read_text()
         assert "refs/heads/rawhide" in ls_remote(f"git://127.0.0.1:{port}/rpms/tinytorch.git")
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0

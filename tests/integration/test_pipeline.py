@@ -19,13 +19,15 @@ EXAMPLE = ["tinypython3.11:release-3.11", "tinytorch:release-2.11"]
 
 
 def rpm_installed(root: Path, name: str) -> bool:
-    return subprocess.run(["rpm", "--root", str(root), "-q", name], capture_output=True).returncode == 0
+    """Whether the root's rpm database, where Fedora keeps it, has ``name``."""
+    query = ["rpm", "--root", str(root), "--dbpath", "/usr/lib/sysimage/rpm", "-q", name]
+    return subprocess.run(query, capture_output=True).returncode == 0
 
 
 def test_run_installs_the_example_and_a_rerun_builds_nothing(forge, tmp_path):
     root = tmp_path / "root"
     m = forge.write_manifest(tmp_path / "stream-build.yaml", root)
-    first = cli("run", str(m), "--json", "-j", "2")
+    first = cli("run", str(m), "--json", "-j", "2", "-y")
     assert first.code == 0, first.stderr
     for name in ("tinypython3.11", "tinytorch", "tinyllm"):
         assert first.states(name) == ["waiting", "building", "done"]
@@ -39,7 +41,7 @@ def test_run_installs_the_example_and_a_rerun_builds_nothing(forge, tmp_path):
     assert order.index(("tinytorch", "building")) > order.index(("tinypython3.11", "done"))
     assert order.index(("tinyllm", "building")) > order.index(("tinytorch", "done"))
 
-    second = cli("run", str(m), "--json")
+    second = cli("run", str(m), "--json", "-y")
     assert second.code == 0, second.stderr
     for name in ("tinypython3.11", "tinytorch", "tinyllm"):
         assert second.states(name) == ["waiting", "cached"]
@@ -197,7 +199,7 @@ def test_buildonly_components_are_kept_out_of_the_stream_repo(forge, tmp_path):
     root = tmp_path / "root"
     m = manifest(tmp_path / "s.yaml", forge, ["{name: bo-tool, ref: main, buildonly: true}", "app:main"],
                  extra=f"install: {{type: installroot, path: {root}, packages: [app]}}\n")
-    out = cli("run", str(m), "--json")
+    out = cli("run", str(m), "--json", "-y")
     assert out.code == 0, out.stderr
     repos = tmp_path / ".stream-build" / "repos"
     assert [p.name for p in (repos / "stream").glob("*.rpm")] == ["app-1.0-1.fc44.noarch.rpm"]
@@ -205,7 +207,7 @@ def test_buildonly_components_are_kept_out_of_the_stream_repo(forge, tmp_path):
     assert rpm_installed(root, "app") and not rpm_installed(root, "bo-tool")
     plan = json.loads(cli("plan", str(m), "--json").stdout)
     assert {c["name"]: c["buildonly"] for c in plan["components"]} == {"bo-tool": True, "app": False}
-    install = cli("install", str(m), "bo-tool", "--installroot", str(root))
+    install = cli("install", str(m), "bo-tool", "--installroot", str(root), "-y")
     assert install.code == 2 and "'bo-tool' is not provided by the stream" in install.stderr
 
 
@@ -264,7 +266,7 @@ def test_install_before_build_and_unknown_packages(forge, tmp_path):
     out = cli("install", str(m))
     assert out.code == 2 and "has not been built" in out.stderr
     assert cli("build", str(m)).code == 0
-    out = cli("install", str(m), "no-such-rpm", "--installroot", str(tmp_path / "root"))
+    out = cli("install", str(m), "no-such-rpm", "--installroot", str(tmp_path / "root"), "-y")
     assert out.code == 2 and "'no-such-rpm' is not provided by the stream" in out.stderr
     assert not rpm_installed(tmp_path / "root", "tinyllm")
 
@@ -285,3 +287,44 @@ def test_a_branch_that_moved_since_the_lock_is_said_and_the_locked_commit_built(
     assert update.code == 0, update.stderr
     assert f"changed: tinytorch release-2.11 {before[:7]} \u2192 {after[:7]}" in update.stdout
     assert "moved" not in cli("build", str(m)).stderr
+
+
+def test_the_full_example_builds_a_real_stack_against_its_own_contents(forge, tmp_path):
+    """The README's example: tinyzip compiles and links against the stream's tinyz, writes its config
+    header with the stream's tinyconf in %build, runs its tests in %check, and says which series it got."""
+    root = tmp_path / "root"
+    m = forge.write_manifest(tmp_path / "stream-build.yaml", root, stack="full")
+    first = cli("run", str(m), "--json", "-j", "2", "-y")
+    assert first.code == 0, first.stderr + first.stdout[-3000:]
+    order = [(e["component"], e["state"]) for e in first.events() if e.get("event") == "component"]
+    for dependency in ("tinyz", "python-tinyconf"):
+        assert order.index(("tinyzip", "building")) > order.index((dependency, "done"))
+    assert rpm_installed(root, "tinyzip") and rpm_installed(root, "tinyz")
+    assert not rpm_installed(root, "tinyz-devel") and not rpm_installed(root, "python3-tinyconf")  # build-time only
+
+    def version() -> str:
+        libdir = subprocess.run(["rpm", "--eval", "%{_libdir}"], capture_output=True, text=True).stdout.strip()
+        out = subprocess.run([str(root / "usr/bin/tinyzip"), "--version"], capture_output=True, text=True,
+                             env={"LD_LIBRARY_PATH": f"{root}{libdir}"})
+        assert out.returncode == 0, out.stderr
+        return out.stdout
+
+    assert version() == ("tinyzip 1.0.0, built against tinyz 2.1.0 (series 2, libtinyz.so.2), running with "
+                         "libtinyz 2.1.0\nconfigured at build time by tinyconf 0.3.1\n")
+    log = next((tmp_path / ".stream-build" / "results" / "tinyzip").glob("*/build.log")).read_text()
+    assert "6 samples round-trip" in log  # its %check, importing tinyconf, against the fresh binary
+
+    # the other series: tinyz and what links it are rebuilt, nothing else; the program follows the API change
+    m.write_text(m.read_text().replace("tinyz:release-2", "tinyz:release-1"))
+    other = cli("run", str(m), "--json", "-y", "--installroot", str(tmp_path / "root1"))
+    assert other.code == 0, other.stderr + other.stdout[-3000:]
+    assert other.states("tinyz")[-1] == "done" and other.states("tinyzip")[-1] == "done"
+    assert all(other.states(n)[-1] == "cached" for n in ("tinypython3.11", "tinytorch", "tinyllm", "python-tinyconf"))
+    root = tmp_path / "root1"
+    assert version().startswith("tinyzip 1.0.0, built against tinyz 1.4.2 (series 1, libtinyz.so.1)")
+
+    again = cli("run", str(m), "--json", "-y", "--installroot", str(root))
+    assert again.code == 0, again.stderr
+    assert all(states[-1] == "cached" for states in (again.states(n) for n in
+               ("tinypython3.11", "tinytorch", "tinyllm", "tinyz", "python-tinyconf", "tinyzip")))
+    assert [e for e in again.events() if e.get("event") == "install-summary"][0]["installed"] == []

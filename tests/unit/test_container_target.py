@@ -90,22 +90,3 @@ def test_the_target_needs_its_settings(tmp_path) -> None:
     with pytest.raises(InputError, match="needs install.base_image and install.tag"):
         ContainerTarget().install(request)
 
-
-def test_where_the_images_rpm_keeps_its_database(tmp_path) -> None:
-    from streambuild.targets.container import image_rpm_dbpath
-
-    assert image_rpm_dbpath(str(tmp_path)) is None  # no rpm at all: the host's default
-    macros = tmp_path / "usr" / "lib" / "rpm"
-    macros.mkdir(parents=True)
-    (macros / "macros").write_text("%_var /var\n%_dbpath\t\t%{_var}/lib/rpm\n")
-    assert image_rpm_dbpath(str(tmp_path)) == "/var/lib/rpm"
-    (macros / "macros.d").mkdir()
-    (macros / "macros.d" / "macros.rpmdb").write_text("%_dbpath %{_usr}/lib/sysimage/rpm\n")
-    assert image_rpm_dbpath(str(tmp_path)) == "/usr/lib/sysimage/rpm"  # later files win, as in rpm
-    (macros / "macros.d" / "macros.rpmdb").write_text("%_dbpath %{_weird}/rpm\n")
-    assert image_rpm_dbpath(str(tmp_path)) is None  # a macro this cannot expand: not guessed
-    # an existing database directory wins over the macros
-    (tmp_path / "var" / "lib" / "rpm").mkdir(parents=True)
-    assert image_rpm_dbpath(str(tmp_path)) == "/var/lib/rpm"
-    (tmp_path / "usr" / "lib" / "sysimage" / "rpm").mkdir(parents=True)
-    assert image_rpm_dbpath(str(tmp_path)) == "/usr/lib/sysimage/rpm"

@@ -66,9 +66,8 @@ def test_bad_subcommands(argv, words) -> None:
         translate(argv, Dnf5Options())
 
 
-def test_yes_and_no_together_is_refused() -> None:
-    with pytest.raises(InputError, match="cannot be used together"):
-        translate(["install"], Dnf5Options(assumeyes=True, assumeno=True))
+def test_no_wins_over_yes_as_in_dnf() -> None:
+    assert translate(["install"], Dnf5Options(assumeyes=True, assumeno=True)) == ["install", "--assumeno"]
 
 
 def test_the_module_the_plugin_execs_reports_errors_with_exit_codes(tmp_path) -> None:

@@ -132,6 +132,23 @@ def test_summary_lines() -> None:
     assert lines[-1] == "1 built, 1 unchanged (not rebuilt), 1 failed, 1 not built"
 
 
+def test_summary_lines_name_the_backend_and_what_was_assumed_from_the_host() -> None:
+    from streambuild.buildreqs import Requirement, Resolution
+
+    resolution = Resolution("Debian", (Requirement("gcc", "assumed"), Requirement("sbz-devel", "stream", "sbz-devel-2")))
+    report = BuildReport({"a": ComponentResult("a", "done", resolution=resolution),
+                          "b": ComponentResult("b", "failed", log="/w/b.log", message="rpmbuild exited with 1")},
+                         backend="local", backend_reason="mock is not installed")
+    lines = frontend.summary_lines(report)
+    assert lines[0] == "backend: local (mock is not installed)"
+    assert lines[1].split() == ["a", "done"]
+    assert lines[2].split() == ["assumed", "from", "the", "host:", "gcc"]
+    assert lines[3].split()[-4:] == ["(rpmbuild", "exited", "with", "1)"]
+    data = frontend.summary_json(report)
+    assert data["backend"] == "local"
+    assert data["components"][0]["buildrequires"]["buildrequires"][0] == {"requirement": "gcc", "source": "assumed"}
+
+
 def test_install_outcome_lines_and_json(tmp_path) -> None:
     choice = frontend.InstallChoice("installroot", ("a",), "/r")
     outcome = frontend.InstallOutcome(choice, ("a-1-1.noarch",))

@@ -34,7 +34,7 @@ def test_the_checkout_must_be_in_the_set_on_its_branch(tmp_path) -> None:
 
 
 def test_target_means_koji() -> None:
-    assert packager.backend_for(None, None) == ("local", {})
+    assert packager.backend_for(None, None) == ("auto", {})
     assert packager.backend_for(None, "mock") == ("mock", {})
     assert packager.backend_for("f44-build-side-1", None) == ("koji", {"target": "f44-build-side-1"})
     with pytest.raises(InputError, match="the local backend has none"):

@@ -55,3 +55,24 @@ def test_a_file_that_is_not_an_rpm_is_named(tmp_path: Path) -> None:
     bogus.write_bytes(b"not an rpm at all")
     with pytest.raises(InputError, match="bogus.rpm is not a readable RPM"):
         rpmlib.read_header(str(bogus))
+
+
+def test_a_database_answers_what_its_packages_provide_and_own(tmp_path: Path) -> None:
+    spec = tmp_path / "tool.spec"
+    spec.write_text("Name: tool\nVersion: 2.0\nRelease: 1\nSummary: s\nLicense: MIT\nBuildArch: noarch\n"
+                    "Provides: tool-api = 7\n%description\nd\n%install\nmkdir -p %{buildroot}/usr/bin\n"
+                    "echo x > %{buildroot}/usr/bin/tool\n%files\n/usr/bin/tool\n")
+    subprocess.run(["rpmbuild", "--define", f"_topdir {tmp_path}", "-bb", str(spec)], check=True, capture_output=True)
+    [path] = list((tmp_path / "RPMS").rglob("*.rpm"))
+    assert rpmlib.read_header(str(path)).files == ("/usr/bin/tool",)
+    db = tmp_path / "db"
+    subprocess.run(["rpm", "--dbpath", str(db), "-i", "--justdb", "--nodeps", str(path)], check=True)
+    database = rpmlib.Database(str(db))
+    try:
+        assert [p.nevra for p in database.providers("tool-api")] == ["tool-2.0-1.noarch"]
+        assert "tool-api = 7" in database.providers("tool-api")[0].provides
+        assert [p.name for p in database.owners("/usr/bin/tool")] == ["tool"]
+        assert database.providers("nothing-provides-this") == [] and database.owners("/usr/bin/none") == []
+    finally:
+        database.close()
+    assert rpmlib.expand("%{_dbpath}") != str(db)  # the path was this database's only

@@ -7,7 +7,7 @@ from typing import Callable, List, Mapping, Optional, Sequence
 import dnf  # type: ignore[import-not-found]
 import dnf.exceptions  # type: ignore[import-not-found]
 
-from ..errors import InputError, InstallError
+from ..errors import InputError, InstallAborted, InstallError
 
 
 def install(
@@ -56,7 +56,7 @@ def install(
         if not items:
             return []
         if confirm is not None and not confirm(items):
-            raise InstallError("installation aborted: nothing was installed")
+            raise InstallAborted()
         base.download_packages(list(base.transaction.install_set))
         try:
             base.do_transaction()

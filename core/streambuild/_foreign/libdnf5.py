@@ -10,7 +10,7 @@ from typing import Callable, List, Mapping, Optional, Sequence
 
 import libdnf5  # type: ignore[import-not-found]
 
-from ..errors import InputError, InstallError
+from ..errors import InputError, InstallAborted, InstallError
 
 
 def install(
@@ -56,7 +56,7 @@ def install(
     if not items:
         return []
     if confirm is not None and not confirm(items):
-        raise InstallError("installation aborted: nothing was installed")
+        raise InstallAborted()
     transaction.download()
     transaction.set_description("stream-build install")
     result = transaction.run()

@@ -108,7 +108,7 @@ def register(client: Any) -> None:
                        help="Perform scratch builds (stream builds always are: accepted and implied)")
     build.add_argument("--nowait", action="store_true", default=False,
                        help="Don't wait on the build: start it and return; follow it with stream-status --watch")
-    build.add_argument("--backend", default=None, help="Build backend: local (default), mock, koji")
+    build.add_argument("--backend", default=None, help="Build backend: auto (default: mock where installed, else local), local, mock, koji")
     build.add_argument("-j", "--jobs", type=int, default=2, help="Components built side by side (default: 2)")
     build.add_argument("--keep-going", action="store_true", default=False,
                        help="After a failure, build everything that does not depend on it")

@@ -23,12 +23,15 @@ except ImportError:  # pragma: no cover
 
 __all__ = [
     "require",
+    "expand",
+    "define",
     "Capability",
     "PackageHeader",
     "overlaps",
     "evr_compare",
     "read_header",
     "read_headers",
+    "Database",
     "OPERATORS",
 ]
 
@@ -67,6 +70,16 @@ class Capability:
         if len(words) >= 3 and words[1] in OPERATORS:
             return cls(words[0], words[1], words[2])
         return cls(words[0] if words else "")
+
+
+def expand(text: str) -> str:
+    """``text`` with rpm's macros expanded as this process's rpm configuration says."""
+    return str(require().expandMacro(text))
+
+
+def define(name: str, value: str) -> None:
+    """Define rpm macro ``name`` as ``value`` in this process (over every configuration file's)."""
+    require().addMacro(name, value)
 
 
 def _flags(operator: Optional[str]) -> int:
@@ -129,6 +142,7 @@ class PackageHeader:
     source: bool
     provides: Tuple[str, ...]  # "name [op evr]" strings, as rpm -q --provides prints them
     requires: Tuple[str, ...]  # idem, rpmlib() requirements left out
+    files: Tuple[str, ...] = ()  # the paths the package installs
 
     @property
     def evr(self) -> str:
@@ -149,6 +163,23 @@ def _strings(header: Any, tag: Any) -> List[str]:
     return [_text(v) for v in (header[tag] or [])]
 
 
+def _package(module: Any, header: Any, path: str) -> PackageHeader:
+    requires = [r for r in _strings(header, module.RPMTAG_REQUIRENEVRS) if not r.startswith("rpmlib(")]
+    epoch = header[module.RPMTAG_EPOCH]
+    return PackageHeader(
+        path=path,
+        name=_text(header[module.RPMTAG_NAME]),
+        epoch=int(epoch) if epoch is not None else None,
+        version=_text(header[module.RPMTAG_VERSION]),
+        release=_text(header[module.RPMTAG_RELEASE]),
+        arch=_text(header[module.RPMTAG_ARCH]) if not header[module.RPMTAG_SOURCEPACKAGE] else "src",
+        source=bool(header[module.RPMTAG_SOURCEPACKAGE]),
+        provides=tuple(_strings(header, module.RPMTAG_PROVIDENEVRS)),
+        requires=tuple(requires),
+        files=tuple(_strings(header, module.RPMTAG_FILENAMES)),
+    )
+
+
 def read_header(path: str) -> PackageHeader:
     """The header of the RPM at ``path``; :class:`InputError` naming the file when it is not one."""
     module = require()
@@ -164,19 +195,7 @@ def read_header(path: str) -> PackageHeader:
         raise InputError(f"{path} is not a readable RPM package: {exc}") from None
     finally:
         os.close(fd)
-    requires = [r for r in _strings(header, module.RPMTAG_REQUIRENEVRS) if not r.startswith("rpmlib(")]
-    epoch = header[module.RPMTAG_EPOCH]
-    return PackageHeader(
-        path=path,
-        name=_text(header[module.RPMTAG_NAME]),
-        epoch=int(epoch) if epoch is not None else None,
-        version=_text(header[module.RPMTAG_VERSION]),
-        release=_text(header[module.RPMTAG_RELEASE]),
-        arch=_text(header[module.RPMTAG_ARCH]) if not header[module.RPMTAG_SOURCEPACKAGE] else "src",
-        source=bool(header[module.RPMTAG_SOURCEPACKAGE]),
-        provides=tuple(_strings(header, module.RPMTAG_PROVIDENEVRS)),
-        requires=tuple(requires),
-    )
+    return _package(module, header, path)
 
 
 def read_headers(paths: Iterable[str]) -> List[PackageHeader]:
@@ -331,3 +350,47 @@ def _packages_with_files(parsed: str, source_name: str) -> set:
                 break
         names.add(name)
     return names
+
+
+class Database:
+    """An rpm database, read-only: the host's own (``dbpath=None``) or the one at ``dbpath``.
+
+    What the host's installed packages provide, for a build root whose BuildRequires
+    outside the stream come from the host. Queries return :class:`PackageHeader` values
+    whose ``path`` is empty (they come from the database, not from a file).
+    """
+
+    def __init__(self, dbpath: Optional[str] = None) -> None:
+        module = require()
+        with _HEADER_LOCK:  # %_dbpath is process-wide: set it only while this database is opened
+            if dbpath is not None:
+                module.addMacro("_dbpath", dbpath)
+            try:
+                self._ts = module.TransactionSet("/", module._RPMVSF_NOSIGNATURES | module._RPMVSF_NODIGESTS)
+                self._ts.openDB()
+            except module.error as exc:
+                raise EnvironmentProblem(f"cannot open the rpm database {dbpath or expand('%{_dbpath}')}: {exc}") from None
+            finally:
+                if dbpath is not None:
+                    module.delMacro("_dbpath")
+        self.dbpath = dbpath
+
+    def _match(self, tag: str, value: str) -> List[PackageHeader]:
+        module = require()
+        with _HEADER_LOCK:
+            try:
+                return [_package(module, h, "") for h in self._ts.dbMatch(tag, value)]
+            except (module.error, TypeError):
+                return []
+
+    def providers(self, name: str) -> List[PackageHeader]:
+        """Installed packages with a provide named ``name``."""
+        return self._match("providename", name)
+
+    def owners(self, path: str) -> List[PackageHeader]:
+        """Installed packages that own the file ``path``."""
+        return self._match("basenames", path)
+
+    def close(self) -> None:
+        with _HEADER_LOCK:
+            self._ts.closeDB()

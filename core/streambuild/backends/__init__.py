@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import IO, List, Optional, Protocol, Sequence, Tuple
+from typing import IO, TYPE_CHECKING, Iterable, List, Optional, Protocol, Sequence, Tuple
 
 from .. import procs, values
 from ..base import Base
 from ..errors import EnvironmentProblem
 from ..workdir import disk_full, nearly_full
+
+if TYPE_CHECKING:
+    from ..buildreqs import Resolution
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,8 @@ class BuildJob:
     log_path: str
     base: Base
     cancel: Optional[threading.Event] = field(default=None, compare=False)  # set on Ctrl-C: stop now
+    #: BuildRequires learned before the build (``%generate_buildrequires``), to resolve with the SRPM's own
+    generated_requires: Tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # rpm expands macros in paths: the boundaries (options, manifest, work directory) refuse '%',
@@ -46,6 +52,9 @@ class BuildOutcome:
     rpms: Tuple[str, ...] = ()
     srpm: Optional[str] = None
     message: str = ""
+    # where each BuildRequire came from (stream RPM, host package, assumed from the host, missing),
+    # when the backend resolved them itself (local); None when it did not (mock, koji)
+    resolution: Optional["Resolution"] = None
 
 
 class Backend(Protocol):
@@ -53,6 +62,19 @@ class Backend(Protocol):
 
     def build(self, job: BuildJob) -> BuildOutcome:
         """Build ``job``; never raise for a failed build, return ``ok=False`` with a message."""
+
+
+#: The backend that ``--backend auto`` (the default) stands for.
+AUTO = "auto"
+
+
+def choose(name: str, registered: Iterable[str]) -> Tuple[str, str]:
+    """The backend ``name`` means, and why: ``auto`` is mock where mock is installed, local otherwise."""
+    if name != AUTO:
+        return name, f"--backend {name}"
+    if "mock" in registered and shutil.which("mock") is not None:
+        return "mock", "mock is installed: each component is built in a mock chroot of the base"
+    return "local", "mock is not installed: each component is built in a build root over this host"
 
 
 def run_logged(
@@ -106,9 +128,9 @@ def _check_disk(cmd: Sequence[str], log: IO[str], cwd: Optional[str]) -> None:
     said = "No space left on device" in tail or "Disk quota exceeded" in tail
     for path in (p for p in (name, cwd) if isinstance(p, str)):
         if said or nearly_full(path):
-            last = next((line.strip() for line in reversed(tail.splitlines()) if "space" in line or "quota" in line),
-                        f"{os.path.basename(cmd[0])} failed")
-            raise disk_full(path, f"{os.path.basename(cmd[0])} ({last})")
+            last = next((line.strip() for line in reversed(tail.splitlines()) if "space" in line or "quota" in line), "")
+            tool = os.path.basename(cmd[0])
+            raise disk_full(path, f"{tool} ({last})" if last else tool)
 
 
 def _stop(proc: "subprocess.Popen[bytes]") -> None:

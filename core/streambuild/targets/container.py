@@ -27,18 +27,17 @@ so an insecure loopback registry is declared there, as for any buildah use.
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import uuid
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from ..errors import EXIT_BAD_INPUT, EXIT_ENVIRONMENT, EnvironmentProblem, InputError, InstallError, StreamBuildError
+from ..errors import EnvironmentProblem, InputError, InstallError
 from ..install import InstallRequest, install
 from ..plugins import hookimpl
 
@@ -201,42 +200,6 @@ def image_dnf(root: str) -> Optional[str]:
     return None
 
 
-_RPM_DB_DIRS = ("/usr/lib/sysimage/rpm", "/var/lib/rpm")
-_DBPATH_LINE = re.compile(r"^%_dbpath\s+(\S+)\s*$", re.MULTILINE)
-_DIR_MACROS = {"%{_usr}": "/usr", "%{_prefix}": "/usr", "%{_var}": "/var", "%{_localstatedir}": "/var"}
-
-
-def image_rpm_dbpath(root: str) -> Optional[str]:
-    """Where the image's rpm keeps its database (``%_dbpath`` inside the image), or None if it has none.
-
-    An existing database directory wins (Fedora's ``/usr/lib/sysimage/rpm``, older
-    ``/var/lib/rpm``, which may be a link to it); otherwise the image's rpm macros say.
-    """
-    for candidate in _RPM_DB_DIRS:
-        path = os.path.join(root, candidate.lstrip("/"))
-        if os.path.isdir(path) and not os.path.islink(path):
-            return candidate
-    found: Optional[str] = None
-    macro_files = [os.path.join(root, "usr/lib/rpm/macros")]
-    for directory in ("usr/lib/rpm/macros.d", "etc/rpm"):
-        full = os.path.join(root, directory)
-        if os.path.isdir(full) and not os.path.islink(full):
-            macro_files += sorted(os.path.join(full, name) for name in os.listdir(full) if name.startswith("macros"))
-    for path in macro_files:
-        try:
-            with open(path, encoding="utf-8", errors="replace") as handle:
-                matches = _DBPATH_LINE.findall(handle.read())
-        except OSError:
-            continue
-        if matches:
-            found = matches[-1]
-    if found is None:
-        return None
-    for macro, value in _DIR_MACROS.items():
-        found = found.replace(macro, value)
-    return found if found.startswith("/") and "%" not in found else None
-
-
 def dnf_in_image_args(dnf: str, packages: Sequence[str], releasever: str) -> List[str]:
     """The DNF command run inside the image: the stream repository preferred over every other."""
     return [
@@ -315,36 +278,10 @@ class ContainerTarget:
 
     @staticmethod
     def _install_from_host(root: str, request: InstallRequest) -> List[str]:
-        """The host's DNF into the mounted root, in a process of its own (see :func:`_install_into_root`).
-
-        Its own process because rpm is configured once per process: the image's
-        ``%_dbpath`` (where the image's rpm keeps its database) is given to that process
-        as an ``.rpmmacros`` of its own, and its exit closes the database completely
-        before the image is committed.
-        """
-        dbpath = image_rpm_dbpath(root)
-        payload = {
-            "packages": list(request.packages), "stream_repo": os.path.abspath(request.stream_repo),
-            "installroot": root, "releasever": request.releasever, "cachedir": os.path.abspath(request.cachedir),
-            "extra_repos": dict(request.extra_repos),
-        }
-        env = dict(os.environ)
-        with tempfile.TemporaryDirectory(prefix="stream-build-rpm-") as home:
-            if dbpath is not None:
-                with open(os.path.join(home, ".rpmmacros"), "w", encoding="utf-8") as handle:
-                    handle.write(f"%_dbpath {dbpath}\n")
-                env["HOME"] = home
-            proc = subprocess.run([sys.executable, "-m", "streambuild.targets.container"], input=json.dumps(payload),
-                                  env=env, capture_output=True, text=True)
-        try:
-            answer = json.loads(proc.stdout.strip().splitlines()[-1]) if proc.stdout.strip() else {}
-        except ValueError:
-            answer = {}
-        if proc.returncode != 0 or "installed" not in answer:
-            message = answer.get("error") or _detail(proc.stderr) or f"exit code {proc.returncode}"
-            kind = {EXIT_BAD_INPUT: InputError, EXIT_ENVIRONMENT: EnvironmentProblem}.get(proc.returncode, InstallError)
-            raise kind(f"installing into the image: {message}")
-        return list(answer["installed"])
+        """The host's DNF into the mounted root: :func:`streambuild.install.install`, which runs it in a
+        process of its own pointed at the image's rpm database (the image's own, else the base's path),
+        and whose exit closes that database completely before the image is committed."""
+        return install(dataclasses.replace(request, installroot=root))
 
     @staticmethod
     def _install_in_image(container: str, dnf: str, request: InstallRequest) -> List[str]:
@@ -390,25 +327,3 @@ class ContainerTarget:
 def streambuild_register(registry) -> None:  # type: ignore[no-untyped-def]
     registry.add_install_target("container", ContainerTarget)
 
-
-def _install_into_root() -> int:
-    """``python -m streambuild.targets.container``: one install into a root, request on stdin as JSON.
-
-    Prints ``{"installed": [NEVRA, ...]}`` or ``{"error": message}`` (exit code as stream-build's).
-    """
-    try:
-        data = json.load(sys.stdin)
-        request = InstallRequest(data["packages"], data["stream_repo"], data["installroot"], data["releasever"],
-                                 data["cachedir"], data.get("extra_repos") or {})
-        print(json.dumps({"installed": install(request)}))
-        return 0
-    except StreamBuildError as exc:
-        print(json.dumps({"error": str(exc)}))
-        return exc.exit_code
-    except (ValueError, KeyError, TypeError) as exc:
-        print(json.dumps({"error": f"bad request: {exc}"}))
-        return EXIT_BAD_INPUT
-
-
-if __name__ == "__main__":
-    sys.exit(_install_into_root())

@@ -1,0 +1,132 @@
+"""Installs into an installroot, for real (DNF4, rpm): a Fedora-shaped root, whoever installs, asked as DNF asks."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Dict, Iterator, List, Optional
+
+import pytest
+
+import localforge
+from conftest import Result, needs_rpm
+
+pytestmark = [pytest.mark.integration, needs_rpm]
+
+FEDORA_DB = "/usr/lib/sysimage/rpm"
+
+
+def cli_as(home: Path, *args: str, stdin: Optional[str] = None) -> Result:
+    """The real stream-build, run by a user whose $HOME is ``home`` (Debian's rpm keeps its database there)."""
+    proc = subprocess.run([sys.executable, "-m", "streambuild.cli", *args], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "HOME": str(home)},
+                          stdin=subprocess.DEVNULL if stdin is None else None, input=stdin)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+def rpm_qa(root: Path, dbpath: str = FEDORA_DB, home: Optional[Path] = None) -> List[str]:
+    env = dict(os.environ, **({"HOME": str(home)} if home else {}))
+    out = subprocess.run(["rpm", "--root", str(root), "--dbpath", dbpath, "-qa", "--qf", "%{NAME}\\n"],
+                         capture_output=True, text=True, env=env)
+    return sorted(out.stdout.split())
+
+
+def databases(root: Path) -> List[str]:
+    return sorted("/" + str(p.parent.relative_to(root)) for p in root.rglob("rpmdb.sqlite"))
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dict[str, Path]]:
+    """The toy example stream, built once for every test here."""
+    work = tmp_path_factory.mktemp("install")
+    with localforge.LocalForge(work / "forge") as forge:
+        manifest = forge.write_manifest(work / "stream-build.yaml")
+        home = work / "builder-home"
+        home.mkdir()
+        out = cli_as(home, "build", str(manifest))
+        assert out.code == 0, out.stderr
+        yield {"manifest": manifest, "work": work}
+
+
+def test_the_database_is_where_fedora_keeps_it_and_a_second_user_installs_nothing(built, tmp_path):
+    root = tmp_path / "root"
+    alice, bob = tmp_path / "alice", tmp_path / "bob"
+    alice.mkdir()
+    bob.mkdir()
+    first = cli_as(alice, "install", str(built["manifest"]), "--installroot", str(root), "-y")
+    assert first.code == 0, first.stderr
+    assert "installed 3 packages" in first.stdout
+    assert databases(root) == [FEDORA_DB]  # nothing under alice's $HOME inside the root
+    assert not (root / str(alice).lstrip("/")).exists()
+    # read by another user, with another $HOME and the host rpm's own default elsewhere
+    assert rpm_qa(root, home=bob) == ["tinyllm", "tinypython3.11", "tinytorch"]
+    # a second install by bob finds everything installed
+    again = cli_as(bob, "install", str(built["manifest"]), "--installroot", str(root), "-y")
+    assert again.code == 0, again.stderr
+    assert "nothing to install: tinyllm already installed" in again.stdout
+    assert databases(root) == [FEDORA_DB]
+    # and a DNF whose rpm has Fedora's default database path (as on Fedora) sees the same packages
+    fedora_home = tmp_path / "fedora-home"
+    fedora_home.mkdir()
+    (fedora_home / ".rpmmacros").write_text(f"%_dbpath {FEDORA_DB}\n")
+    dnf = subprocess.run(["dnf", f"--installroot={root}", f"--setopt=reposdir={tmp_path / 'none'}", "-q",
+                          "repoquery", "--installed", "--qf", "%{name}"],
+                         capture_output=True, text=True, env={**os.environ, "HOME": str(fedora_home)})
+    assert dnf.returncode == 0, dnf.stderr
+    assert sorted(dnf.stdout.split()) == ["tinyllm", "tinypython3.11", "tinytorch"]
+
+
+def test_an_existing_database_is_kept(built, tmp_path):
+    """A root that already has its database at /var/lib/rpm keeps it, even for a Fedora 44 base."""
+    root = tmp_path / "root"
+    subprocess.run(["rpm", "--root", str(root), "--dbpath", "/var/lib/rpm", "--initdb"], check=True)
+    out = cli_as(tmp_path, "install", str(built["manifest"]), "tinypython3.11", "--installroot", str(root), "-y")
+    assert out.code == 0, out.stderr
+    assert databases(root) == ["/var/lib/rpm"] and rpm_qa(root, "/var/lib/rpm") == ["tinypython3.11"]
+
+
+def test_an_older_base_keeps_its_database_in_var_lib_rpm(built, tmp_path):
+    manifest = tmp_path / "old.yaml"
+    manifest.write_text(built["manifest"].read_text().replace("fedora-44-x86_64", "fedora-35-x86_64"))
+    root = tmp_path / "root"
+    assert cli_as(tmp_path, "build", str(manifest)).code == 0
+    out = cli_as(tmp_path, "install", str(manifest), "tinypython3.11", "--installroot", str(root), "-y")
+    assert out.code == 0, out.stderr
+    assert "tinypython3.11-3.11.9-1.fc35.noarch" in out.stdout
+    assert databases(root) == ["/var/lib/rpm"]
+    assert rpm_qa(root, "/var/lib/rpm") == ["tinypython3.11"]
+
+
+def test_without_a_terminal_and_without_y_nothing_is_installed(built, tmp_path):
+    root = tmp_path / "root"
+    out = cli_as(tmp_path, "install", str(built["manifest"]), "--installroot", str(root))
+    assert out.code == 1
+    assert "Operation aborted" in out.stderr and "-y" in out.stderr
+    assert "tinyllm-0.20.0-1.fc44.noarch" in out.stderr  # what would have been installed is shown
+    assert rpm_qa(root) == [] and databases(root) in ([], [FEDORA_DB])  # DNF opens the database, as dnf does
+
+
+def test_assumeno_wins_over_y(built, tmp_path):
+    root = tmp_path / "root"
+    out = cli_as(tmp_path, "install", str(built["manifest"]), "--installroot", str(root), "-y", "--assumeno")
+    assert out.code == 1 and "Operation aborted (--assumeno)" in out.stderr
+    assert rpm_qa(root) == []
+
+
+def test_run_without_dnf_is_refused_before_anything_is_built(built, tmp_path):
+    """The install run would do needs DNF's Python API: without it, nothing is locked or built (exit 4)."""
+    hide = tmp_path / "no-dnf"
+    (hide / "dnf").mkdir(parents=True)
+    (hide / "dnf" / "__init__.py").write_text("raise ImportError('DNF is not installed here (test)')\n")
+    manifest = tmp_path / "s.yaml"
+    manifest.write_text(built["manifest"].read_text())
+    proc = subprocess.run([sys.executable, "-m", "streambuild.cli", "run", str(manifest), "--installroot",
+                           str(tmp_path / "root"), "-y"], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": os.pathsep.join([str(hide), os.environ.get("PYTHONPATH", "")])},
+                          stdin=subprocess.DEVNULL)
+    assert proc.returncode == 4, proc.stderr
+    assert "neither libdnf5 nor DNF4's Python API can be imported" in proc.stderr and "python3-dnf" in proc.stderr
+    assert not (tmp_path / ".stream-build" / "results").exists() and not (tmp_path / "s.lock").exists()
