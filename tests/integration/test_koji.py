@@ -24,6 +24,8 @@ import koji
 import pytest
 
 import kojihub
+import kojihub.newrepo
+import kojihub.repos
 from conftest import Result, add_package, manifest, needs_rpm, spec
 from streambuild.koji import hubapi
 from streambuild.acl import from_spec
@@ -68,7 +70,8 @@ class World:
         for user in ("alice", "bob", "carol"):
             self.hub.add_user(user, f"{user}-pw")
         self.hub.add_user("boss", "boss-pw", perms=["admin"])
-        self.hub.add_tag("f44-build", arches="noarch",
+        self.hub.add_channel("stream")
+        self.hub.add_tag("f44-build", arches="x86_64",
                          extra={"rpm.macro.dist": ".fc44", "rpm.macro.fedora": "44", "rpm.macro.fc44": "1"})
         self.hub.add_tag("f44")
         self.hub.add_target("f44", "f44-build", "f44")
@@ -97,6 +100,24 @@ class World:
 
     def stream_tags(self) -> List[str]:
         return [t["name"] for t in self.hub.hub.tags.values() if "-stream-" in t["name"]]
+
+    def tree(self) -> str:
+        """Every task as a tree, with the fault of failed ones (as ``realkoji.py tree`` prints it)."""
+        tasks = self.hub.tasks()
+        lines: List[str] = []
+
+        def show(task: dict, depth: int) -> None:
+            line = f"{'  ' * depth}{task['id']} {task['method']} {koji.TASK_STATES[task['state']]}"
+            line += f" {task['label']}" if task["label"] else ""
+            if task["result"] and task["result"][0] == "fault":
+                line += f"  FAULT: {task['result'][1][1][:300]}"
+            lines.append(line)
+            for child in sorted((t for t in tasks if t["parent"] == task["id"]), key=lambda t: t["id"]):
+                show(child, depth + 1)
+
+        for task in sorted((t for t in tasks if t["parent"] is None), key=lambda t: t["id"]):
+            show(task, 0)
+        return "\n".join(lines)
 
     def open_tasks(self) -> List[int]:
         return [t["id"] for t in self.hub.tasks() if koji.TASK_STATES[t["state"]] in ("FREE", "OPEN", "ASSIGNED")]
@@ -133,7 +154,7 @@ def test_example_stack_as_chained_scratch_builds_then_install(world, tmp_path):
     root = tmp_path / "root"
     m = world.forge.write_manifest(tmp_path / "stream-build.yaml", root)
     out = world.cli("alice", "build", str(m), "--backend", "koji", "--json")
-    assert out.code == 0, out.stderr
+    assert out.code == 0, out.stderr + world.tree()
     assert "through the streambuild hub plugin" in out.stderr
     for name in ("tinypython3.11", "tinytorch", "tinyllm"):
         assert out.states(name)[-1] == "done"
@@ -174,6 +195,44 @@ def test_example_stack_as_chained_scratch_builds_then_install(world, tmp_path):
     again = world.cli("alice", "build", str(m), "--backend", "koji", "--json")
     assert again.code == 0 and all(again.states(n)[-1] == "cached" for n in ("tinyllm", "tinytorch"))
     assert hub.hub.tasks_made["streamBuild"] == 1  # an unchanged stream builds nothing
+
+
+def test_a_new_stream_tag_gets_its_first_repo_no_deadlock(forge, tmp_path, monkeypatch):
+    """The stream tag's external repo (the task's output repo/) is a valid, empty repository
+    before anything can ask for a repo of the tag: kojid's mergerepo_c refuses a missing
+    one, and then no build of the stream could ever start (issue 10)."""
+    world = World(forge, tmp_path, monkeypatch, builder=False, kojira=False)  # nothing runs but the hub
+    try:
+        m = tiny_stream(world.forge, tmp_path / "stream-build.yaml", names=("tiny-a",))
+        assert world.cli("alice", "koji", "build", str(m), "--nowait").code == 0
+        (task,) = world.hub.tasks("streamBuild")
+        (tag,) = world.stream_tags()
+        repodata = Path(world.hub.hub.task_dir(task["id"])) / "repo" / "repodata" / "repomd.xml"
+        assert repodata.is_file()
+        # the first newRepo of the stream tag, as kojid runs it (createrepo_c, then mergerepo_c
+        # over the external repo), succeeds: the repo holds nothing yet, but it exists
+        hub = world.hub.hub
+        with hub.lock:
+            request = kojihub.repos.request_repo_as(hub, world.hub.kojira_user, tag)
+            (newrepo_task,) = kojihub.repos.check_queue(hub, world.hub.kojira_user)
+            hub.tasks[newrepo_task].update(state=koji.TASK_STATES["OPEN"])
+        repo_id, _event = kojihub.newrepo.new_repo(hub, hub.tasks[newrepo_task], str(tmp_path), 0)
+        assert hub.repos[repo_id]["state"] == koji.REPO_READY
+        assert hub.requests_q[request["id"]]["repo_id"] == repo_id
+    finally:
+        world.hub.stop()
+
+
+def test_a_broken_stream_repo_fails_the_stream_with_kojis_reason(world, tmp_path):
+    """If the stream tag's repo cannot be made (here: the base tag's external repo is gone),
+    the stream fails naming the newRepo task and mergerepo_c's complaint, instead of waiting."""
+    world.hub.add_external_repo("f44-build", "f44-base", f"{world.hub.topurl}/nowhere/", merge_mode="bare")
+    m = tiny_stream(world.forge, tmp_path / "stream-build.yaml", names=("tiny-a", "tiny-b"))
+    out = world.cli("alice", "build", str(m), "--backend", "koji")
+    assert out.code == 1, out.stderr + world.tree()
+    assert "could not be generated" in out.stderr and "failed to merge repos" in out.stderr, out.stderr
+    assert world.open_tasks() == []
+    assert world.hub.tasks("build") == []  # nothing was started that could not see its buildroot
 
 
 def test_without_the_plugin_side_tag_and_draft_builds(forge, tmp_path, monkeypatch):

@@ -36,6 +36,7 @@ from __future__ import annotations
 import configparser
 import os
 import socket
+import time
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -47,7 +48,7 @@ from . import db  # noqa: F401 - ``kojihub.db``, as plugins import it
 from . import state as _state
 from .api import HubAPI
 from .server import Fault, HubServer, serve
-from .state import HasPermTest, UserTest, current
+from .state import DEFAULT_POLICIES, HUB_TESTS, current
 
 ROOT = Path(__file__).resolve().parents[2]
 PLUGIN_DIR = str(ROOT / "koji_hub_plugin")
@@ -92,6 +93,11 @@ def get_external_repo_id(info: Any, strict: bool = False, create: bool = False) 
     return current().external_repo_id(info, create)
 
 
+def get_external_repo_list(tag_info: Any, event: Any = None) -> List[Dict[str, Any]]:
+    hub = current()
+    return hub.external_list(hub.get_tag(tag_info, strict=True)["id"])
+
+
 def make_task(method: str, arglist: Sequence[Any], **opts: Any) -> int:
     return current().make_task(method, arglist, **opts)
 
@@ -130,6 +136,9 @@ class Task:
     def getOwner(self) -> int:
         return current().tasks[self.id]["owner"]
 
+    def verifyHost(self, host_id: Any = None) -> bool:
+        return current().verify_host(self.id)
+
 
 # ---------------------------------------------------------------------------
 # the test hub
@@ -161,7 +170,7 @@ class TestHub:
     def __init__(self, root: Path, hub_conf: str = DEFAULT_POLICY, plugin: bool = True, sidetags: bool = True,
                  tls: Optional[Tuple[str, str]] = None, keytab: Optional[str] = None, host: str = "127.0.0.1",
                  lookaside: Optional[str] = None, capacity: int = 2, instant: Optional[Mapping[str, List[str]]] = None,
-                 builder: bool = True, repo_delay: float = 0.0) -> None:
+                 builder: bool = True, repo_delay: float = 0.0, kojira: bool = True) -> None:
         self.root = Path(root)
         self.topdir = str(self.root / "mnt-koji")
         os.makedirs(self.topdir, exist_ok=True)
@@ -172,7 +181,9 @@ class TestHub:
         self.weburl = f"{scheme}://{host}:{self.port}/koji"
         self.hub = _state.Hub(self.topdir, self.topurl)
         self.hub.sidetags = sidetags
-        self.api = HubAPI(self.hub, repo_delay)
+        self.api = HubAPI(self.hub)
+        self.repo_delay = repo_delay
+        self.with_kojira = kojira
         self.tls, self.keytab = tls, keytab
         self.plugin_enabled = plugin
         self.hub_conf = hub_conf
@@ -180,8 +191,10 @@ class TestHub:
         self.with_builder = builder
         self.host_password = "builder-secret"
         self.hub.add_user("builder-1", self.host_password, host=True)
+        self.kojira_user = self.hub.add_user("kojira", None, perms=["repo"])
         self.server: Optional[HubServer] = None
         self.kojid: Any = None
+        self.kojira: Any = None
         self.plugin: Any = None
         self._old_topdir = koji.pathinfo.topdir
 
@@ -201,19 +214,43 @@ class TestHub:
             return self.hub.create_target(name, build_tag, dest_tag)
 
     def add_build(self, tag: str, name: str, version: str = "1.0", release: str = "1.fc44",
-                  packages: Sequence[str] = ()) -> int:
-        """A completed build (its RPMs listed, no files) tagged into ``tag``: what a base tag holds."""
+                  packages: Sequence[str] = (), duration: Optional[float] = None) -> int:
+        """A completed build (its RPMs listed, no files) tagged into ``tag``: what a base tag holds.
+
+        With ``duration``, the build looks built by a task that took that long (the hub's
+        history, as ``getAverageBuildDuration`` reads it).
+        """
         with self.hub.lock:
             build_id = self.hub.next_id("build")
             rpms = [{"name": p, "version": version, "release": release, "arch": "noarch", "build_id": build_id}
                     for p in (packages or [name])]
+            finished = time.time()
             self.hub.builds[build_id] = {
                 "id": build_id, "build_id": build_id, "name": name, "package_name": name, "version": version,
                 "release": release, "epoch": None, "nvr": f"{name}-{version}-{release}", "draft": False,
-                "state": koji.BUILD_STATES["COMPLETE"], "task_id": None, "owner_id": None, "rpm_paths": [],
-                "rpms": rpms}
+                "state": koji.BUILD_STATES["COMPLETE"], "task_id": None if duration is None else 0,
+                "owner_id": None, "rpm_paths": [], "rpms": rpms,
+                "creation_ts": finished - (duration or 0.0), "completion_ts": finished}
             self.hub.tag_build(self.hub.get_tag(tag, strict=True)["id"], build_id)
             return build_id
+
+    def add_package(self, tag: str, *names: str, owner: str = "kojiadmin", block: bool = False) -> None:
+        """``koji add-pkg --owner OWNER TAG NAME...`` (an admin's step)."""
+        with self.hub.lock:
+            owner_id = self.hub.get_user(owner)["id"] if self.hub.get_user(owner) else self.hub.add_user(owner)
+            for name in names:
+                self.hub.package_list_add(self.hub.get_tag(tag, strict=True)["id"], name, owner_id, block)
+
+    def add_external_repo(self, tag: str, name: str, url: str, merge_mode: str = "koji", priority: int = 5) -> int:
+        """``koji add-external-repo -t TAG NAME URL -m MODE`` (an admin's step)."""
+        with self.hub.lock:
+            return self.hub.add_external_repo(self.hub.get_tag(tag, strict=True)["id"], name, url, priority,
+                                              merge_mode)
+
+    def add_channel(self, name: str) -> None:
+        """A channel (the builder serves every channel)."""
+        with self.hub.lock:
+            self.hub.channels.add(name)
 
     def inject(self, method: str, action: str = "drop", when: str = "after", times: int = 1, skip: int = 0) -> Fault:
         assert self.server is not None
@@ -241,12 +278,14 @@ class TestHub:
         tests = koji.policy.findSimpleTests(namespaces)
         self.hub.policies = {name: koji.policy.SimpleRuleSet(parser.get("policy", name).splitlines(), tests)
                              for name in (parser.options("policy") if parser.has_section("policy") else [])}
+        for name, text in DEFAULT_POLICIES.items():  # what kojihub uses for a policy hub.conf leaves out
+            self.hub.policies[f"__default__{name}"] = koji.policy.SimpleRuleSet(text.splitlines(), tests)
 
     def start(self) -> "TestHub":
         _state.set_current(self.hub)
         koji.pathinfo.topdir = self.topdir
         funcs: Dict[str, Any] = dict(self.api.methods())
-        namespaces: List[Mapping[str, Any]] = [vars(koji.policy), {"HasPermTest": HasPermTest, "UserTest": UserTest}]
+        namespaces: List[Mapping[str, Any]] = [vars(koji.policy), HUB_TESTS]
         if self.plugin_enabled:
             tracker = koji.plugin.PluginTracker(path=PLUGIN_DIR, prefix=f"_testhub_{id(self)}_")
             self.plugin = tracker.load("streambuild_hub")
@@ -265,12 +304,19 @@ class TestHub:
 
             self.kojid = Kojid(self.hub, self.api, self.url, "builder-1", self.host_password,
                                PLUGIN_DIR, str(self.root / "kojid"), self.lookaside, self.capacity,
-                               self.tls[0] if self.tls else None, self.instant)
+                               self.tls[0] if self.tls else None, self.instant, repo_delay=self.repo_delay)
             os.makedirs(str(self.root / "kojid"), exist_ok=True)
             self.kojid.start()
+        if self.with_kojira:
+            from .kojira import Kojira
+
+            self.kojira = Kojira(self.hub, self.kojira_user)
+            self.kojira.start()
         return self
 
     def stop(self) -> None:
+        if self.kojira is not None:
+            self.kojira.stop()
         if self.kojid is not None:
             self.kojid.stop()
         if self.server is not None:
