@@ -32,6 +32,14 @@ class Plan:
     batches: Tuple[Tuple[str, ...], ...]
     critical_path: Tuple[str, ...]
     broken: Tuple[graph.Edge, ...]  # soft edges dropped to break cycles
+    durations: Tuple[Tuple[str, float, str], ...] = ()  # (component, expected seconds, where it came from)
+
+    def duration(self, name: str) -> Optional[Tuple[float, str]]:
+        """The expected build seconds of ``name`` and their source (see :mod:`streambuild.durations`)."""
+        for comp, seconds, source in self.durations:
+            if comp == name:
+                return seconds, source
+        return None
 
     @property
     def dependencies(self) -> Dict[str, Tuple[str, ...]]:
@@ -68,6 +76,8 @@ class Plan:
                     "after": list(c.after),
                     "version": f"{c.analysis.version}-{c.analysis.release}",
                     "packages": list(c.analysis.packages),
+                    **({"duration": {"seconds": round(d[0], 1), "source": d[1]}}
+                       if (d := self.duration(c.name)) is not None else {}),
                 }
                 for c in self.components
             ],
@@ -100,6 +110,9 @@ class Plan:
         for index, batch in enumerate(self.batches, start=1):
             out.append(f"  batch {index}: {', '.join(batch)}")
         out.append(f"  critical path: {' -> '.join(self.critical_path)}")
+        if self.durations:
+            shown = ", ".join(f"{n} {s:.0f}s ({source})" for n, s, source in self.durations)
+            out.append(f"  expected durations: {shown}")
         for edge in self.broken:
             out.append(
                 f"  cycle broken: {edge.dependent} is built against the base's "
@@ -116,6 +129,7 @@ def make_plan(
     buildonly: Mapping[str, bool],
     base_provides: Callable[[str], bool] = lambda cap: False,
     durations: Optional[Mapping[str, float]] = None,
+    duration_sources: Optional[Mapping[str, str]] = None,
 ) -> Plan:
     """Order ``analyses`` (in manifest order) into a plan; raise PlanError for a cycle the base cannot break."""
     names: Sequence[str] = list(analyses)
@@ -130,4 +144,6 @@ def make_plan(
     components = tuple(
         PlannedComponent(n, commits[n], bool(buildonly.get(n)), deps[n], analyses[n]) for n in ordered
     )
-    return Plan(stream, base, components, tuple(tuple(b) for b in batches), tuple(path), tuple(dag.broken))
+    shown = tuple((n, float(durations[n]), duration_sources[n]) for n in ordered
+                  if durations and duration_sources and n in durations and n in duration_sources)
+    return Plan(stream, base, components, tuple(tuple(b) for b in batches), tuple(path), tuple(dag.broken), shown)

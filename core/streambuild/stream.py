@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from . import check as policy_check
+from . import durations as durations_mod
 from . import journal as journal_mod
 from . import lock as lock_mod
 from .analyse import AnalysisCache, SpecJob, analyse_all
@@ -101,13 +102,14 @@ class Stream:
             prepared = list(pool.map(one, self.manifest.components))
         return {p.name: p for p in prepared}
 
-    def plan(self, mode: LockMode = "auto") -> Planned:
+    def plan(self, mode: LockMode = "auto", known_durations: Optional[durations_mod.KnownDurations] = None) -> Planned:
         lock = self.lock(mode)
         sources = self.prepare(lock)
         macros = {c.name: self.macros_for(c) for c in self.manifest.components}
         jobs = [SpecJob(c.name, sources[c.name].spec_path, macros[c.name], sources[c.name].digest) for c in self.manifest.components]
         analyses = analyse_all(jobs, AnalysisCache(self.workdir.path("analysis")))
         store = ResultStore(self.workdir.results)
+        estimates = durations_mod.estimate(sources, store, known_durations)
         plan = make_plan(
             self.manifest.name,
             self.manifest.base.name,
@@ -115,7 +117,8 @@ class Stream:
             {c.name: c.commit for c in lock.components},
             {c.name: c.buildonly for c in self.manifest.components},
             BaseProvides.from_repos(self.manifest.base_repos, self.workdir.path("base-repos")) if self.manifest.base_repos else (lambda cap: False),
-            {c.name: store.last_duration(c.name) or 1.0 for c in self.manifest.components},
+            {n: e.seconds for n, e in estimates.items()},
+            {n: e.source for n, e in estimates.items()},
         )
         return Planned(lock, plan, sources, macros)
 
@@ -145,7 +148,7 @@ class Stream:
             backend_obj = factory(**backend_options) if backend_options else factory()
         except TypeError as exc:
             raise InputError(f"build backend {backend!r} does not take these options: {exc}") from None
-        planned = self.plan(mode)
+        planned = self.plan(mode, getattr(backend_obj, "known_durations", None))  # a backend with build history
         if resume and last is not None and last.start.get("lock") not in (None, planned.lock.to_json()):
             raise LockError(f"--resume: {self.lock_path} changed since the interrupted run; build without --resume")
         checked = bool(resume and last is not None and last.start.get("checked"))

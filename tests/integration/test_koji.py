@@ -146,6 +146,12 @@ def polls(result: Result) -> List[int]:
     return [e["requests"] for e in result.events() if e.get("event") == "koji-poll"]
 
 
+def buildroot(hub: kojihub.TestHub, arch_task: int) -> List[str]:
+    """The RPM files of a buildArch task's buildroot, from its root.log."""
+    lines = (Path(hub.hub.task_dir(arch_task)) / "root.log").read_text().splitlines()[1:]
+    return sorted(line.strip() for line in lines if line.strip())
+
+
 def rpm_installed(root: Path, name: str) -> bool:
     return subprocess.run(["rpm", "--root", str(root), "-q", name], capture_output=True).returncode == 0
 
@@ -159,30 +165,36 @@ def test_example_stack_as_chained_scratch_builds_then_install(world, tmp_path):
     for name in ("tinypython3.11", "tinytorch", "tinyllm"):
         assert out.states(name)[-1] == "done"
     hub = world.hub
-    assert hub.hub.tasks_made == {"streamBuild": 1, "build": 3, "buildArch": 3}  # no duplicate builds
+    # no duplicate builds; one repo regeneration per level of the chain (its depth is 3)
+    assert hub.hub.tasks_made == {"streamBuild": 1, "build": 3, "buildArch": 3, "newRepo": 3, "createrepo": 3}
+    assert all(koji.TASK_STATES[t["state"]] == "CLOSED" for t in hub.tasks())  # no failed newRepo, no waitrepo
     (parent,) = hub.tasks("streamBuild")
     builds = {t["label"]: t for t in hub.tasks("build")}
     assert all(t["parent"] == parent["id"] and t["request"][2] == {"scratch": True} for t in builds.values())
     assert builds["tinytorch"]["request"][0].startswith("git://127.0.0.1:") and "#" in builds["tinytorch"]["request"][0]
     assert builds["tinyllm"]["request"][0].endswith(".src.rpm")  # upstream git: an SRPM the stream task made
-    # chained: each dependent's buildroot repo held its dependency's scratch RPMs, from the stream repo
+    # chained: each dependent's buildroot (the stream tag's merged repo) held its dependency's
+    # scratch RPMs, which only the stream repo had
     for child in hub.tasks("buildArch"):
         label = next(lbl for lbl, b in builds.items() if b["id"] == child["parent"])
-        repo = hub.hub.repos[hub.hub.tasks[child["id"]]["result"][1]["brootid"]]
-        names = sorted(os.path.basename(p) for p in repo["rpms"])
+        names = buildroot(hub, child["id"])
         if label == "tinytorch":
             assert "tinypython3.11-devel-3.11.9-1.fc44.noarch.rpm" in names
         if label == "tinyllm":
             assert "tinytorch-devel-2.11.0-1.fc44.noarch.rpm" in names
         if label == "tinypython3.11":
             assert names == []
+    result = json.loads((Path(hub.hub.task_dir(parent["id"])) / "result.json").read_text())
+    assert result["regenerations"]["count"] == 3 and result["regenerations"]["bound"] == 4
     # the channel policy saw the builds as part of a stream (is_stream_build on task parents)
     assert {hub.hub.tasks[b["id"]]["channel"] for b in builds.values()} == {"stream"}
     assert hub.hub.tasks[parent["id"]]["channel"] == "stream"
-    # watching: exactly one HTTP request per poll, and the hub saw exactly those multicalls
+    # watching: exactly one HTTP request per poll, and the hub saw exactly those multicalls, plus
+    # one asking for the build history of every component (durations for the priorities)
     counts = polls(out)
     assert counts and set(counts) == {1}
-    assert hub.hub.counts["multiCall"] == len(counts)
+    assert hub.hub.counts["multiCall"] == len(counts) + 1
+    assert hub.hub.counts["getAverageBuildDuration"] == 3
     urls = [e["url"] for e in out.events() if e.get("state") == "building"]
     assert urls and all(u.startswith(hub.weburl + "/taskinfo?taskID=") for u in urls)
 
@@ -235,12 +247,23 @@ def test_a_broken_stream_repo_fails_the_stream_with_kojis_reason(world, tmp_path
     assert world.hub.tasks("build") == []  # nothing was started that could not see its buildroot
 
 
+SIDETAG_POLICY = kojihub.DEFAULT_POLICY + "build_from_srpm =\n    all :: allow\n"
+
+
 def test_without_the_plugin_side_tag_and_draft_builds(forge, tmp_path, monkeypatch):
-    world = World(forge, tmp_path, monkeypatch, plugin=False, hub_conf=kojihub.DEFAULT_POLICY)
+    world = World(forge, tmp_path, monkeypatch, plugin=False, hub_conf=SIDETAG_POLICY)
     try:
         m = world.forge.write_manifest(tmp_path / "stream-build.yaml")
+        # draft builds are not scratch builds: Koji builds them only for packages on the tag's list
+        refused = world.cli("alice", "build", str(m), "--backend", "koji")
+        assert refused.code == 3, refused.stderr
+        assert ("tinypython3.11, tinytorch, tinyllm are not on the package list of f44-build" in refused.stderr
+                and "a Koji admin must add them: koji add-pkg --owner alice f44-build tinypython3.11 tinytorch "
+                    "tinyllm" in refused.stderr), refused.stderr
+        assert world.hub.tasks() == [] and world.hub.hub.tags.keys() == {1, 2}  # nothing made in Koji
+        world.hub.add_package("f44-build", "tinypython3.11", "tinytorch", "tinyllm")  # the admin's step
         out = world.cli("alice", "build", str(m), "--backend", "koji", "--json")
-        assert out.code == 0, out.stderr
+        assert out.code == 0, out.stderr + world.tree()
         assert "without the hub plugin: side tag and draft builds" in out.stderr
         hub = world.hub.hub
         (sidetag,) = [t for t in hub.tags.values() if t["extra"].get("sidetag")]
@@ -260,6 +283,28 @@ def test_without_the_plugin_side_tag_and_draft_builds(forge, tmp_path, monkeypat
         assert json.loads((tmp_path / ".stream-build" / "koji.json").read_text())["sidetag"] == sidetag["name"]
         nowait = world.cli("alice", "koji", "build", str(m), "--nowait", "--target", "f44")
         assert nowait.code == 0 and "cached" in nowait.stdout  # unchanged: nothing to submit, even without the plugin
+    finally:
+        world.hub.stop()
+
+
+def test_side_tag_failures_carry_kojis_fault_and_the_log_tail(forge, tmp_path, monkeypatch):
+    world = World(forge, tmp_path, monkeypatch, plugin=False, hub_conf=kojihub.DEFAULT_POLICY)
+    try:
+        add_package(world.forge, "broken", "release-1.0",
+                    {"broken.spec": spec("broken", build="echo the-compiler-said-boom; exit 1")})
+        add_package(world.forge, "needs-broken", "release-1.0",
+                    {"needs-broken.spec": spec("needs-broken", buildrequires=["broken"])})
+        add_package(world.forge, "tiny-c", "release-1.0", {"tiny-c.spec": spec("tiny-c")})
+        m = manifest(tmp_path / "s.yaml", world.forge, ["broken:release-1.0", "needs-broken:release-1.0",
+                                                         "tiny-c:release-1.0"])
+        world.hub.add_package("f44-build", "broken", "needs-broken", "tiny-c")
+        out = world.cli("alice", "build", str(m), "--backend", "koji", "--json")
+        assert out.code == 1, out.stderr + world.tree()
+        (failed,) = [e for e in out.events() if e.get("state") == "failed"]
+        assert "error building package (arch noarch)" in failed["message"]  # Koji's fault text
+        assert "build.log of task" in failed["log_tail"] and "the-compiler-said-boom" in failed["log_tail"]
+        assert "broken: failed: error building package (arch noarch), mock exited with status 1" in out.stderr
+        assert out.states("needs-broken")[-1] == "skipped" and out.states("tiny-c")[-1] == "done"
     finally:
         world.hub.stop()
 
@@ -287,7 +332,7 @@ def test_the_hub_refuses_bad_streams_naming_component_and_rule(world, tmp_path):
             path=fedora_branch)
     refused("alice", ["no such build target: nosuch"], code=2, path=declared, env={"STREAM_BUILD_KOJI_TARGET": "nosuch"})
     world.configure(hosts="src.fedoraproject.org")
-    refused("alice", ["component tinypython3.11: allowed-scm-host", "is not on an allowed SCM host"], path=declared)
+    refused("alice", ["component tinypython3.11: url: allowed-scm-host", "is not on an allowed SCM host"], path=declared)
     world.configure()
     ok = world.cli("carol", "koji", "build", str(declared), "--nowait")  # carol: tinytorch only
     assert ok.code == 3 and "tinypython3.11: commit-rights: carol has no commit rights" in ok.stderr
@@ -323,7 +368,7 @@ def test_faults_during_submit_and_watch_never_duplicate_builds(world, tmp_path):
     world.hub.inject("multiCall", "503", when="before", skip=3)
     out = world.cli("alice", "build", str(m), "--backend", "koji", "--json")
     assert out.code == 0, out.stderr
-    assert world.hub.hub.tasks_made == {"streamBuild": 1, "build": 2, "buildArch": 2}
+    assert world.hub.hub.tasks_made == {"streamBuild": 1, "build": 2, "buildArch": 2, "newRepo": 2, "createrepo": 2}
     assert world.hub.hub.counts["streambuild.submit"] == 2  # retried with the same key: the same task
     assert all(f.times == 0 for f in world.hub.server.faults)
     counts = polls(out)

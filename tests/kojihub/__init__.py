@@ -45,6 +45,7 @@ import koji.plugin
 import koji.policy
 
 from . import db  # noqa: F401 - ``kojihub.db``, as plugins import it
+from . import repos  # noqa: F401 - ``kojihub.repos``, likewise
 from . import state as _state
 from .api import HubAPI
 from .server import Fault, HubServer, serve
@@ -96,6 +97,11 @@ def get_external_repo_id(info: Any, strict: bool = False, create: bool = False) 
 def get_external_repo_list(tag_info: Any, event: Any = None) -> List[Dict[str, Any]]:
     hub = current()
     return hub.external_list(hub.get_tag(tag_info, strict=True)["id"])
+
+
+def tag_last_change_event(tag: Any, before: Any = None, inherit: bool = True) -> int:
+    hub = current()
+    return hub.tag_last_change_event(hub.get_tag(tag, strict=True)["id"])
 
 
 def make_task(method: str, arglist: Sequence[Any], **opts: Any) -> int:

@@ -142,6 +142,15 @@ def check_request(hub: Hub, req_id: Any) -> Dict[str, Any]:
     return out
 
 
+def set_external_repo_data(erepo: Any, data: Dict[str, Any]) -> None:
+    """``kojihub.repos.set_external_repo_data`` (what kojira calls): a new event for the repo's tags."""
+    from .state import current
+
+    hub = current()
+    repo_id = erepo if isinstance(erepo, int) else hub.external_repo_id(erepo)
+    hub.external_repos[repo_id].update(data=dict(data), changed=hub.new_event())
+
+
 def repo_info(hub: Hub, repo_id: int) -> Optional[Dict[str, Any]]:
     repo = hub.repos.get(repo_id)
     return dict(repo) if repo else None

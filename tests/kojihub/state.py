@@ -433,7 +433,8 @@ class Hub:
         return tid
 
     def _channel(self, data: Mapping[str, Any], parent: Optional[Mapping[str, Any]]) -> str:
-        result = self.policy("channel").apply(dict(data))
+        ruleset = self.policy("channel")
+        result = ruleset.apply(dict(data)) if ruleset is not None else None
         parts = (result or "use default").split()
         if parts[0] == "use" and len(parts) > 1:
             if parts[1] not in self.channels:
