@@ -18,7 +18,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional
+from typing import Dict, Iterator, List, Optional, Tuple
 
 import koji
 import pytest
@@ -49,7 +49,8 @@ sidetag =
     all :: allow
 """
 EXAMPLE_ACL = "tinypython3.11 alice\ntinytorch alice carol\n* releng-bot\n" \
-              "tiny-a alice\ntiny-b alice\ntiny-c alice\nbroken alice\nneeds-broken alice\n"
+              "tiny-a alice\ntiny-b alice\ntiny-c alice\nbroken alice\nneeds-broken alice\n" \
+              + "".join(f"r-{n} alice\n" for n in ("a1", "a2", "a3", "b1", "b2", "b3", "c"))
 
 
 class World:
@@ -403,6 +404,80 @@ def test_a_failed_build_skips_its_dependents_and_the_rest_finishes(world, tmp_pa
     assert not (tmp_path / ".stream-build" / "repos" / "stream").exists()
 
 
+def test_regenerations_are_coalesced_and_bounded(forge, tmp_path, monkeypatch):
+    """Builds finishing while a repo regeneration runs share the next one; at most depth + 1 per stream."""
+    world = World(forge, tmp_path, monkeypatch, capacity=4, repo_delay=1.0)  # a regeneration costs a second
+    try:
+        times = {"a1": "", "a2": "sleep 1", "a3": "sleep 2"}
+        names = []
+        for name, build in times.items():
+            add_package(world.forge, f"r-{name}", "release-1.0", {f"r-{name}.spec": spec(f"r-{name}", build=build)})
+            dep = name.replace("a", "b")
+            add_package(world.forge, f"r-{dep}", "release-1.0",
+                        {f"r-{dep}.spec": spec(f"r-{dep}", buildrequires=[f"r-{name}"])})
+            names += [f"r-{name}", f"r-{dep}"]
+        add_package(world.forge, "r-c", "release-1.0", {"r-c.spec": spec("r-c", buildrequires=["r-b1", "r-b2", "r-b3"])})
+        m = manifest(tmp_path / "s.yaml", world.forge, [f"{n}:release-1.0" for n in names + ["r-c"]])
+        out = world.cli("alice", "build", str(m), "--backend", "koji", "--json")
+        assert out.code == 0, out.stderr + world.tree()
+        (parent,) = world.hub.tasks("streamBuild")
+        result = json.loads((Path(world.hub.hub.task_dir(parent["id"])) / "result.json").read_text())
+        regen = result["regenerations"]
+        newrepos = world.hub.tasks("newRepo")
+        assert regen["depth"] == 3 and regen["bound"] == 4
+        assert regen["count"] == len(newrepos) <= 4  # one regeneration per component with dependents would be 7
+        assert sorted(regen["repos"]) == sorted(world.hub.hub.tasks[t["id"]]["result"][1][0] for t in newrepos)
+        (event,) = [e for e in out.events() if e.get("event") == "koji-regenerations"]
+        assert event["count"] == regen["count"]
+    finally:
+        world.hub.stop()
+
+
+def test_a_newrepo_during_a_publication_never_sees_a_half_written_repo(world, tmp_path):
+    """Uploads are written in place (as kojihub's handle_upload): mergerepo_c, run in the middle of
+    every upload into the stream repo, must always find a complete repository."""
+    merges: List[Tuple[str, int, str]] = []
+    work = tmp_path / "merges"
+
+    def merge_now(target: str) -> None:
+        parent = next(t for t in world.hub.hub.tasks.values() if t["method"] == "streamBuild")
+        repo_dir = Path(world.hub.hub.task_dir(parent["id"])) / "repo"
+        if not target.startswith(str(repo_dir)):
+            return
+        out = work / str(len(merges))
+        out.mkdir(parents=True)
+        url = f"{world.hub.topurl}/work/{koji.pathinfo.taskrelpath(parent['id'])}/repo/"
+        proc = subprocess.run(["mergerepo_c", "--pkgorigins", "--all", "-a", "x86_64", "-o", str(out), "-r", url],
+                              capture_output=True, text=True)
+        merges.append((os.path.relpath(target, repo_dir), proc.returncode, proc.stderr[-300:]))
+
+    world.hub.api.upload_hook = merge_now
+    m = tiny_stream(world.forge, tmp_path / "stream-build.yaml", names=("tiny-a", "tiny-b", "tiny-c"))
+    out = world.cli("alice", "build", str(m), "--backend", "koji")
+    assert out.code == 0, out.stderr + world.tree()
+    assert [m for m in merges if m[1] != 0] == []  # every moment of every publication was a complete repo
+    uploaded = [name for name, _code, _err in merges]
+    assert any(n.startswith("repodata/") for n in uploaded) and any(n.startswith("staged/") for n in uploaded)
+    assert "repodata/repomd.xml" not in uploaded  # the index is never written in place
+
+
+def test_priorities_use_the_hubs_build_history_then_the_sources_size(world, tmp_path):
+    world.hub.add_tag("f43")
+    world.hub.add_build("f43", "tiny-a", "0.9", "1.fc43", duration=1234.0)  # built on this hub before
+    m = tiny_stream(world.forge, tmp_path / "stream-build.yaml")
+    out = world.cli("alice", "koji", "build", str(m), "--nowait", "--json")
+    assert out.code == 0, out.stderr
+    assert world.hub.hub.counts["getAverageBuildDuration"] == 2 and world.hub.hub.counts["multiCall"] == 1
+    (plan,) = [e["plan"] for e in out.events() if e.get("event") == "plan"]
+    shown = {c["name"]: c["duration"] for c in plan["components"]}
+    assert shown["tiny-a"] == {"seconds": 1234.0, "source": "history"}
+    assert shown["tiny-b"]["source"] == "size" and shown["tiny-b"]["seconds"] > 0
+    assert "expected durations from the hub's history: 1 of 2 components" in out.stderr
+    (task,) = world.hub.tasks("streamBuild")
+    sent = task["request"][0]["opts"]["components"]
+    assert sent["tiny-a"]["duration"] == 1234.0 and sent["tiny-b"]["duration"] == pytest.approx(shown["tiny-b"]["seconds"], abs=0.1)
+
+
 def test_nowait_then_watch(world, tmp_path):
     m = tiny_stream(world.forge, tmp_path / "stream-build.yaml")
     out = world.cli("alice", "koji", "build", str(m), "--nowait")
@@ -411,6 +486,10 @@ def test_nowait_then_watch(world, tmp_path):
     watched = world.cli("alice", "koji", "watch", str(m), "--json")
     assert watched.code == 0, watched.stderr
     assert watched.states("tiny-b")[-1] == "done"
+    summary = watched.events()[-1]
+    assert summary["event"] == "summary" and summary["regenerations"]["count"] == 2
+    again = world.cli("alice", "koji", "watch", str(m))  # the task is done: its summary again, in words
+    assert "repo regenerations of the stream tag: 2 (at most 3: plan depth 2 + 1)" in again.stdout, again.stdout
     assert (tmp_path / ".stream-build" / "repos" / "stream" / "repodata" / "repomd.xml").exists()
     assert world.hub.hub.tasks_made["streamBuild"] == 1
 

@@ -234,7 +234,7 @@ class TestHub:
             self.hub.builds[build_id] = {
                 "id": build_id, "build_id": build_id, "name": name, "package_name": name, "version": version,
                 "release": release, "epoch": None, "nvr": f"{name}-{version}-{release}", "draft": False,
-                "state": koji.BUILD_STATES["COMPLETE"], "task_id": None if duration is None else 0,
+                "state": koji.BUILD_STATES["COMPLETE"], "task_id": None if duration is None else 10**6 + build_id,
                 "owner_id": None, "rpm_paths": [], "rpms": rpms,
                 "creation_ts": finished - (duration or 0.0), "completion_ts": finished}
             self.hub.tag_build(self.hub.get_tag(tag, strict=True)["id"], build_id)

@@ -200,6 +200,7 @@ class StreamRun:
         self.planner = RegenPlanner(submission.dependencies)
         self.repos: List[int] = []  # the stream tag's repos this task waited for
         self.published_event: Optional[int] = None
+        self.durations: Dict[str, float] = {}
         self._current: Set[str] = set()  # metadata files of the index the hub serves now
 
     def sources(self) -> Dict[str, str]:
@@ -227,22 +228,23 @@ class StreamRun:
         srcs = self.sources()
         deps = self.submission.dependencies
         durations = {c.name: c.duration for c in self.submission.components if c.duration is not None}
+        self.durations = durations
         queue = scheduler.ReadyQueue(deps, scheduler.priorities(deps, durations or None))
         running: Dict[int, str] = {}
-        self.planner.first()
+        self.planner.first(time.monotonic())
         regen = self._request(None)  # the stream tag's first repo: the (empty) stream repo merged
         while True:
             self._collect_finished(running, queue)
             if regen is not None:
                 regen = self._follow(regen, queue)
-            if regen is None and self.planner.wanted():
-                self.planner.requested()
+            if regen is None and self.planner.wanted(time.monotonic()):
+                self.planner.requested(time.monotonic())
                 regen = self._request(self.published_event)
                 if regen is not None:
                     regen = self._follow(regen, queue)
             if regen is None:  # dependents start on a repo that holds what they need
                 self._start_ready(queue, srcs, running)
-            if not running and regen is None and not self.planner.wanted():
+            if not running and regen is None and not self.planner.wanted(time.monotonic()):
                 break
             self.host.sleep(self.options.poll_interval)
         return self._finish()
@@ -254,7 +256,8 @@ class StreamRun:
                 return
             task_id = self.host.build(srcs[name], self.target, {"scratch": True}, label=name)
             running[task_id] = name
-            self.planner.started(name)
+            expected = self.durations.get(name)
+            self.planner.started(name, time.monotonic() + expected if expected is not None else None)
             self.outcomes[name].state, self.outcomes[name].task_id = "building", task_id
             self.host.log(f"{name}: scratch build task {task_id}")
 
@@ -308,7 +311,7 @@ class StreamRun:
                 return regen
         if repo["id"] not in self.repos:
             self.repos.append(repo["id"])
-        for name in sorted(self.planner.done()):
+        for name in sorted(self.planner.done(time.monotonic())):
             queue.done(name)
         self.host.log(f"repo {repo['id']} of {self.target} is ready ({self.planner.count} regeneration(s))")
         return None
