@@ -310,6 +310,23 @@ def test_side_tag_failures_carry_kojis_fault_and_the_log_tail(forge, tmp_path, m
         world.hub.stop()
 
 
+def test_side_tag_builds_meet_kojis_default_build_from_srpm_policy(forge, tmp_path, monkeypatch):
+    """Draft builds of an uploaded SRPM (an upstream-git component) are not scratch builds: kojid
+    asks the hub's build_from_srpm policy, whose built-in default admits only admins."""
+    world = World(forge, tmp_path, monkeypatch, plugin=False, hub_conf=kojihub.DEFAULT_POLICY)
+    try:
+        m = world.forge.write_manifest(tmp_path / "stream-build.yaml")
+        world.hub.add_package("f44-build", "tinypython3.11", "tinytorch", "tinyllm")
+        out = world.cli("alice", "build", str(m), "--backend", "koji", "--json")
+        assert out.code == 1, out.stderr + world.tree()
+        (failed,) = [e for e in out.events() if e.get("state") == "failed"]
+        assert failed["component"] == "tinyllm"
+        assert "policy violation (build_from_srpm): Only admin can do this via default policy" in failed["message"]
+        assert out.states("tinypython3.11")[-1] == "done" and out.states("tinytorch")[-1] == "done"
+    finally:
+        world.hub.stop()
+
+
 def test_the_hub_refuses_bad_streams_naming_component_and_rule(world, tmp_path):
     world.hub.add_build("f44-build", "tinytorch", "2.0", "1.fc44", ["tinytorch"])  # the base ships tinytorch
     m = world.forge.write_manifest(tmp_path / "stream-build.yaml")

@@ -1,34 +1,52 @@
-"""A TEST DOUBLE of a Koji hub (and of its builder): not Koji, for tests only.
+"""A TEST DOUBLE of a Koji hub (and of its builder and kojira): not Koji, for tests only.
 
 Koji's hub (``kojihub``) is in no package registry, so stream-build's tests run against
-this double. It is faithful to what can be checked from the outside and what the code
-under test relies on, taken from Koji 1.36's own sources:
+this double. It must fail wherever Koji fails; what it models is taken from Koji 1.35.3's
+sources (and checked against the real hub, kojid and kojira by
+``tests/integration/test_koji_real.py``):
 
 - the wire: real XML-RPC over HTTP(S) on 127.0.0.1 with koji's marshalling
   (``koji.xmlrpcplus``), ``multiCall``, keyword arguments, fault codes of Koji's exception
   classes (``GenericError``, ``ActionNotAllowed``, ``AuthError``, ``ParameterError``,
-  ``RetryError``, ``SequenceError``...), ``fastUpload`` chunks, ``Koji-Version``;
+  ``RetryError``, ``SequenceError``...), ``fastUpload`` chunks written in place as
+  kojihub's ``handle_upload`` writes them (a reader can see a half-written file;
+  ``api.upload_hook`` runs at that moment), ``Koji-Version``;
 - sessions and logins: password ``login``, ``sslLogin`` behind a GSSAPI (SPNEGO) front
   that verifies the Negotiate token with python-gssapi against a keytab made by a real
-  MIT KDC, kojihub's call-number rules for replayed calls;
-- the calls the client and plugins use (``getTaskInfo``, ``getTaskResult``, ``listTaskOutput``,
-  ``downloadTaskOutput``, ``getBuildTarget``, ``getTag``, ``build``, ``createSideTag``,
-  ``removeSideTag``, ``listSideTags``, ``repo.request``, ``host.subtask``, ``host.taskWait``...),
-  with task states as ``koji.TASK_STATES``; see :mod:`.api`;
-- policies: hub.conf ``[policy]`` sections evaluated by koji's own
-  ``koji.policy.SimpleRuleSet``, with tests found by ``koji.policy.findSimpleTests`` in
-  koji.policy, the hub (``has_perm``, ``user``) and the loaded plugins;
+  MIT KDC, kojihub's call-number rules for replayed calls, ``context.session.host_id``;
+- the calls the client and plugins use (see :mod:`.api`), with task states as
+  ``koji.TASK_STATES``, channels (an unknown one is refused), ``host.subtask`` labels;
+- repositories (:mod:`.repos`, :mod:`.newrepo`, :mod:`.kojira`): ``repo.request`` and
+  ``repo.checkRequest`` as Koji >= 1.35 (``min_event``, ``force``, shared requests),
+  kojira's repo queue (``newRepo`` tasks, ``RepoRetries``, requests given up) and its
+  external-repo timestamps, ``newRepo``/``createrepo`` tasks running the real
+  ``createrepo_c`` and ``mergerepo_c`` exactly as kojid does (merge modes, a missing or
+  broken external repo fails with kojid's "failed to merge repos"), and Koji's own
+  ``WaitrepoTask`` and ``BaseTaskHandler.getRepo`` in build tasks;
+- package lists: builds that are not scratch are refused for a package not on the
+  destination tag's list ("package X not in list for tag Y"), as kojid refuses them;
+- policies where Koji evaluates them: hub.conf ``[policy]`` sections evaluated by koji's
+  own ``koji.policy.SimpleRuleSet`` (tests found by ``koji.policy.findSimpleTests`` in
+  koji.policy, the hub's ``has_perm``/``user``/``is_child_task`` and the loaded plugins),
+  Koji's built-in defaults for the policies hub.conf leaves out (``build_from_srpm`` for
+  admins only, ...), ``channel`` and ``priority`` in make_task, ``build_rpm`` and
+  ``build_from_srpm`` asserted by the build task through ``host.assertPolicy``,
+  ``package_list`` in packageListAdd, ``sidetag`` in createSideTag, ``stream_build`` in
+  the plugin;
 - plugins: the hub plugin is loaded with ``koji.plugin.PluginTracker`` and its
   ``export_in`` functions registered as kojixmlrpc registers them; THIS MODULE is what
   ``import kojihub`` gives the plugin here: the kojihub functions it calls
-  (``get_tag``, ``make_task``, ``Task``, ``check_policy``, ``db.InsertProcessor``...);
+  (``get_tag``, ``make_task``, ``Task``, ``check_policy``, ``db.InsertProcessor``,
+  ``repos.set_external_repo_data``...);
 - the builder: :mod:`.kojid` runs the real builder plugin's ``StreamBuildTask`` over
-  XML-RPC, and executes ``build`` tasks with stream-build's local rpmbuild backend
-  against the build tag's repo (tagged builds plus external repos, fetched over HTTP),
-  so a scratch build really sees only what the stream repo published.
+  XML-RPC, and executes ``build``/``buildArch`` tasks with stream-build's local rpmbuild
+  backend against the buildroot the repo's merged metadata lists (tagged builds plus
+  external repos, fetched over HTTP), so a scratch build really sees only what the stream
+  repo published.
 
-Not modelled: the database, channels and hosts beyond one builder, arches other than
-noarch, signing, content generators, the web UI (``weburl`` is only used for task URLs).
+Not modelled: the database, hosts beyond one builder, arches other than noarch builds in
+x86_64 repos, signing, content generators, repo options and ``at_event``, the web UI
+(``weburl`` is only used for task URLs).
 """
 
 from __future__ import annotations
@@ -272,6 +290,12 @@ class TestHub:
     def http_requests(self, user: str) -> int:
         assert self.server is not None
         return self.server.http_requests.get(user, 0)
+
+    def task_requests(self, method: str) -> int:
+        """HTTP requests the handlers of all ``method`` tasks made (the builder's, per task session)."""
+        assert self.server is not None and self.kojid is not None
+        return sum(self.server.session_requests.get(self.kojid.task_sessions.get(t["id"], -1), 0)
+                   for t in self.tasks(method))
 
     def task_state(self, task_id: int) -> str:
         return koji.TASK_STATES[self.hub.tasks[task_id]["state"]]

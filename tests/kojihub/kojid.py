@@ -256,6 +256,7 @@ class Kojid:
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._loop, name="test-kojid", daemon=True)
         self.errors: List[str] = []
+        self.task_sessions: Dict[int, int] = {}  # task id -> the session its handler used
 
     def start(self) -> None:
         self.thread.start()
@@ -322,6 +323,7 @@ class Kojid:
     def _handler(self, task: Dict[str, Any]) -> Any:
         cls = self.handlers[task["method"]]
         session = self._session()
+        self.task_sessions[task["id"]] = int(session.sinfo["session-id"])
         try:
             handler = cls(task["id"], task["method"], task["request"], session, self.options)
             return handler.run()

@@ -25,6 +25,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import threading
 import time
 import urllib.request
 import xml.etree.ElementTree as ET
@@ -265,8 +266,9 @@ def repo_packages(hub: Hub, repo: Dict[str, Any], arch: str, cache: str) -> List
         target = os.path.join(cache, hashlib.sha256(url.encode()).hexdigest()[:16], os.path.basename(href))
         if not os.path.exists(target):
             os.makedirs(os.path.dirname(target), exist_ok=True)
-            with urllib.request.urlopen(url, timeout=60) as response, open(target + ".part", "wb") as handle:
+            part = f"{target}.{os.getpid()}.{threading.get_ident()}.part"  # builds download side by side
+            with urllib.request.urlopen(url, timeout=60) as response, open(part, "wb") as handle:
                 handle.write(response.read())
-            os.replace(target + ".part", target)
+            os.replace(part, target)
         out.append(target)
     return sorted(out)
