@@ -9,7 +9,8 @@
 - Hub side: :class:`KojihubContext` implements :class:`streambuild.koji.hubapi.HubContext`
   over kojihub's internal functions, imported lazily (only a hub has them).
 - ``BaseSimpleTest``/``MatchTest``: koji's policy test classes, for
-  :mod:`streambuild.koji.policytests`.
+  :mod:`streambuild.koji.policytests`; ``read_config_files``/``ConfigurationError``: koji's
+  configuration reader, for :mod:`streambuild.koji.config`.
 
 Koji API facts relied on (checked against Koji 1.34-1.36): ``ClientSession(baseurl, opts)``
 with ``max_retries``/``retry_interval``/``anon_retry``/``serverca``/``use_fast_upload``;
@@ -18,7 +19,9 @@ with ``max_retries``/``retry_interval``/``anon_retry``/``serverca``/``use_fast_u
 ``.result`` raises the converted fault; ``koji.convertFault`` fault codes
 (``ActionNotAllowed`` 1004, ``AuthError`` 1002, ``BuildError`` 1005, ``SequenceError`` 1008,
 ``RetryError`` 1009, ``ServerOffline`` 1014, ``ParameterError`` 1019...); ``host.subtask``/``taskSetWait``/``taskWait``/
-``taskWaitResults(parent, tasks, canfail)``; ``repo.request``/``repo.checkRequest`` (Koji >= 1.35).
+``taskWaitResults(parent, tasks, canfail)``; ``repo.request``/``repo.checkRequest`` and
+``kojihub.repos.set_external_repo_data`` (Koji >= 1.35); ``Task.verifyHost()``;
+``downloadTaskOutput`` with a negative offset (the end of a log).
 """
 
 from __future__ import annotations
@@ -34,7 +37,6 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Seque
 
 import koji  # type: ignore[import-untyped]
 import koji.policy  # type: ignore[import-untyped]
-import koji.util  # type: ignore[import-untyped]
 import requests
 
 from ..errors import BuildFailed, EnvironmentProblem, InputError, PolicyDenied, StreamBuildError
@@ -273,7 +275,7 @@ def unique_upload_dir(prefix: str = "cli-build") -> str:
 class TaskHostAdapter:
     """What :mod:`streambuild.koji.builder` needs, over a running ``BaseTaskHandler``."""
 
-    def __init__(self, handler: Any, poll_interval: float = 6.0) -> None:
+    def __init__(self, handler: Any) -> None:
         self.handler = handler
         self.session = handler.session
         self.task_id: int = handler.id

@@ -204,6 +204,8 @@ def run_for_koji_cli(command: str, manifest: str, opts: Dict[str, Any], profile:
     """``koji stream-build COMMAND``: the same commands, on the koji CLI's logged-in session."""
     session = foreign().HubSession(client_session)
     args = [command] + ([] if command == "list" else [manifest]) + ["--profile", profile]
+    if opts.get("config"):
+        args += ["--config", opts["config"]]
     if opts.get("workdir") and command != "list":
         args += ["--workdir", opts["workdir"]]
     if opts.get("json"):
