@@ -131,6 +131,7 @@ def world(forge, tmp_path, monkeypatch) -> Iterator[World]:
     w.hub.stop()
     assert not w.hub.server.server_errors, w.hub.server.server_errors
     assert not w.hub.kojid.errors, w.hub.kojid.errors
+    assert w.hub.kojira.error is None, w.hub.kojira.error
 
 
 def tiny_stream(forge, path: Path, names=("tiny-a", "tiny-b"), branch: str = "release-1.0", extra: str = "") -> Path:

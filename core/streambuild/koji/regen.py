@@ -9,7 +9,9 @@ began after that publication. :class:`RegenPlanner` decides when to ask for one:
   share the next one; at most one regeneration is in flight;
 - **at most one wait**: the next regeneration is asked for as soon as the current one
   is done (or at once, when none runs), so a dependent waits for at most one
-  regeneration that starts after its last dependency was published;
+  regeneration that starts after its last dependency was published (a regeneration may
+  be held back, by at most half the last one's cost, for a component others wait for that
+  is expected to finish by then: one regeneration then serves both);
 - **bounded**: at most the plan's depth + 1 regenerations per stream (the first repo of
   the stream tag included). A regeneration is only asked for when a component that
   still has to start needs something it would make visible, and only when the
