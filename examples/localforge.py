@@ -136,7 +136,7 @@ class ForgeLayout:
 
     @property
     def lookaside(self) -> Path:
-        """The lookaside tree: ``<name>/<file>/<hashtype>/<hash>/<file>``."""
+        """The lookaside tree: ``<name>/<file>/<hashtype>/<hash>/<file>`` (md5: ``<name>/<file>/<hash>/<file>``)."""
         return self.root / "lookaside"
 
     def repo(self, name: str, namespace: str = "rpms") -> Path:
@@ -146,7 +146,8 @@ class ForgeLayout:
     def upload(self, name: str, filename: str, data: bytes, hashtype: str = "sha512") -> str:
         """Store a source file in the lookaside; return its line for a ``sources`` file."""
         digest = hashlib.new(hashtype, data).hexdigest()
-        target = self.lookaside / name / filename / hashtype / digest / filename
+        # Fedora's lookaside keeps md5 files (the old sources format) without the hash type in the path
+        target = self.lookaside / name / filename / (digest if hashtype == "md5" else f"{hashtype}/{digest}") / filename
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
         if hashtype == "md5":
@@ -155,7 +156,8 @@ class ForgeLayout:
 
     def corrupt_lookaside(self, name: str, filename: str, data: bytes = b"corrupted\n") -> List[Path]:
         """Overwrite every stored copy of a lookaside file, so downloads no longer match their hash."""
-        paths = sorted((self.lookaside / name / filename).glob(f"*/*/{filename}"))
+        paths = sorted(set((self.lookaside / name / filename).glob(f"*/*/{filename}"))
+                       | set((self.lookaside / name / filename).glob(f"*/{filename}")))
         if not paths:
             raise FileNotFoundError(f"no lookaside file {filename} for {name}")
         for path in paths:

@@ -32,7 +32,7 @@ class StreamBuildTask(koji.tasks.BaseTaskHandler):
         try:
             settings = hubapi.load_settings(os.environ.get(hubapi.CONFIG_ENV) or CONFIG_FILE)
             options = builder.BuilderOptions.from_settings(settings)
-            host = TaskHostAdapter(self, settings.repo_poll_interval)
+            host = TaskHostAdapter(self)
             return builder.run_stream(request, host, os.path.join(self.workdir, "stream"), options)
         except errors.StreamBuildError as exc:
             raise build_error(str(exc)) from None

@@ -1,4 +1,4 @@
-"""Koji hub plugin: chained scratch builds of stream sets (``streambuild.submit/status/list/cancel``).
+"""Koji hub plugin: chained scratch builds of stream sets (``streambuild.submit/status/list/cancel/publish``).
 
 Install into the hub's PluginPath and enable with ``Plugins = streambuild_hub`` in
 hub.conf. Configuration: ``/etc/koji-hub/plugins/streambuild.conf`` (read on each call).
@@ -87,3 +87,14 @@ def list_streams(user=None, state=None):
 def cancel(task_id):
     """Cancel a stream task and its builds (its owner or an admin)."""
     return _call(hubapi.cancel, task_id)
+
+
+@export_in("streambuild")
+def publish(task_id, staged):
+    """[builder] The host running a stream task swaps in its stream repository's new index.
+
+    staged: the name of the index it uploaded to repo/staged/ (repomd-<n>.xml), whose data
+    files it uploaded to repo/repodata/ before. Returns the index's timestamp and the stream
+    tag's change event this made.
+    """
+    return _call(hubapi.publish, task_id, staged)

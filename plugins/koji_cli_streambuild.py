@@ -43,4 +43,5 @@ def handle_stream_build(goptions, session, args):
     from streambuild.koji.commands import run_for_koji_cli
 
     activate_session(session, goptions)
-    return run_for_koji_cli(command, manifest, vars(opts), getattr(goptions, "profile", None) or "koji", session)
+    options = dict(vars(opts), config=getattr(goptions, "configFile", None))  # koji -c FILE: the same profile file
+    return run_for_koji_cli(command, manifest, options, getattr(goptions, "profile", None) or "koji", session)

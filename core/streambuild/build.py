@@ -366,7 +366,7 @@ class Executor:
 
     def run(self) -> BuildReport:
         deps = self.plan.dependencies
-        durations = {n: self.store.last_duration(n) or 1.0 for n in deps}
+        durations = {n: (self.plan.duration(n) or (self.store.last_duration(n) or 1.0, ""))[0] for n in deps}
         queue = scheduler.ReadyQueue(deps, scheduler.priorities(deps, durations))
         for name in deps:
             self.emit({"event": "component", "component": name, "state": "waiting"})

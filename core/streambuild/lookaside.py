@@ -27,7 +27,11 @@ class SourceFile:
     hash: str
 
     def url(self, lookaside: str, package: str) -> str:
-        """Fedora's layout: ``<lookaside><name>/<file>/<hashtype>/<hash>/<file>``."""
+        """Fedora's layout: ``<lookaside><name>/<file>/<hashtype>/<hash>/<file>``, and for the old md5
+        lines of a ``sources`` file its older one without the hash type, ``<name>/<file>/<hash>/<file>``
+        (as fedpkg downloads them)."""
+        if self.hashtype == "md5":
+            return f"{lookaside}{package}/{self.filename}/{self.hash}/{self.filename}"
         return f"{lookaside}{package}/{self.filename}/{self.hashtype}/{self.hash}/{self.filename}"
 
 

@@ -42,15 +42,20 @@ class Plan:
     batches: Tuple[Tuple[str, ...], ...]
     critical_path: Tuple[str, ...]
     broken: Tuple[graph.Edge, ...]  # soft edges dropped to break cycles
+    durations: Tuple[Tuple[str, float, str], ...] = ()  # (component, expected seconds, where it came from)
     edges: Tuple[graph.Edge, ...] = ()  # every edge kept, with its links
     notes: Tuple[str, ...] = ()  # what the plan could not know for sure ("the order may be incomplete")
-    durations: Mapping[str, Tuple[float, str]] = field(default_factory=dict)  # estimate, and where it came from
 
     def __post_init__(self) -> None:
         index = {c.name: c for c in self.components}
         object.__setattr__(self, "_index", index)
         object.__setattr__(self, "_position", {c.name: i for i, c in enumerate(self.components)})
         object.__setattr__(self, "_closures", {})
+        object.__setattr__(self, "_durations", {n: (seconds, source) for n, seconds, source in self.durations})
+
+    def duration(self, name: str) -> Optional[Tuple[float, str]]:
+        """The expected build seconds of ``name`` and their source (see :mod:`streambuild.durations`)."""
+        return self._durations.get(name)  # type: ignore[attr-defined,no-any-return]
 
     @property
     def dependencies(self) -> Dict[str, Tuple[str, ...]]:
@@ -102,8 +107,8 @@ class Plan:
                     "provides_known_from": sorted(set(c.provides.sources)) if c.provides else ["spec"],
                     "approximate": list(c.analysis.approximate),
                     "dynamic_buildrequires": c.analysis.dynamic.to_json() if c.analysis.dynamic else None,
-                    "duration_estimate": dict(zip(("seconds", "source"), self.durations[c.name]))
-                    if c.name in self.durations else None,
+                    **({"duration": {"seconds": round(d[0], 1), "source": d[1]}}
+                       if (d := self.duration(c.name)) is not None else {}),
                 }
                 for c in self.components
             ],
@@ -146,6 +151,9 @@ class Plan:
         if predicted:
             out.append("  edges (predicted: the Provides are not built yet):")
             out += [f"    {_edge_line(e)}" for e in predicted]
+        if self.durations:
+            shown = ", ".join(f"{n} {s:.0f}s ({source})" for n, s, source in self.durations)
+            out.append(f"  expected durations: {shown}")
         for edge in self.broken:
             out.append(
                 f"  cycle broken: {edge.dependent} is built against the base's "
@@ -184,10 +192,10 @@ def make_plan(
     buildonly: Mapping[str, bool],
     base_provides: "graph.BaseLike" = lambda cap: False,
     durations: Optional[Mapping[str, float]] = None,
+    duration_sources: Optional[Mapping[str, str]] = None,
     built: Optional[Mapping[str, Mapping[str, Sequence[str]]]] = None,
     python_version: str = "3",
     notes: Sequence[str] = (),
-    duration_sources: Optional[Mapping[str, str]] = None,
 ) -> Plan:
     """Order ``analyses`` (in manifest order) into a plan.
 
@@ -218,7 +226,8 @@ def make_plan(
     )
     broken = set((e.dependent, e.dependency) for e in dag.broken)
     kept = tuple(e for e in dep_graph.iter_edges() if (e.dependent, e.dependency) not in broken)
-    estimate = {n: (float((durations or {}).get(n, 1.0)), (duration_sources or {}).get(n, "default")) for n in names}
-    return Plan(stream, base, components, tuple(tuple(b) for b in batches), tuple(path), tuple(dag.broken), kept,
-                tuple(all_notes), estimate)
+    shown = tuple((n, float(durations[n]), duration_sources[n]) for n in ordered
+                  if durations and duration_sources and n in durations and n in duration_sources)
+    return Plan(stream, base, components, tuple(tuple(b) for b in batches), tuple(path), tuple(dag.broken), shown,
+                kept, tuple(all_notes))
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from . import check as policy_check
+from . import durations as durations_mod
 from . import journal as journal_mod
 from . import lock as lock_mod
 from . import dynamic, tools
@@ -129,7 +130,7 @@ class Stream:
             prepared = list(pool.map(one, self.manifest.components))
         return {p.name: p for p in prepared}
 
-    def plan(self, mode: LockMode = "auto") -> Planned:
+    def plan(self, mode: LockMode = "auto", known_durations: Optional[durations_mod.KnownDurations] = None) -> Planned:
         lock = self.lock(mode)
         sources = self.prepare(lock)
         macros = {c.name: self.macros_for(c) for c in self.manifest.components}
@@ -150,6 +151,7 @@ class Stream:
         if approximate:
             notes.append(f"{len(approximate)} of {len(analyses)} specs were analysed with stream-build's stand-ins for "
                          "Fedora macros this host lacks (approximate; see 'plan --json')")
+        estimates = durations_mod.estimate(sources, store, known_durations)
         plan = make_plan(
             self.manifest.name,
             self.manifest.base.name,
@@ -157,7 +159,8 @@ class Stream:
             {c.name: c.commit for c in lock.components},
             {c.name: c.buildonly for c in self.manifest.components},
             base if base is not None else (lambda cap: False),
-            {c.name: store.last_duration(c.name) or 1.0 for c in self.manifest.components},
+            {n: e.seconds for n, e in estimates.items()},
+            {n: e.source for n, e in estimates.items()},
             built=built,
             python_version=self.manifest.base.python3_version,
             notes=notes,
@@ -218,7 +221,7 @@ class Stream:
             backend_obj = factory(**backend_options) if backend_options else factory()
         except TypeError as exc:
             raise InputError(f"build backend {backend!r} does not take these options: {exc}") from None
-        planned = self.plan(mode)
+        planned = self.plan(mode, getattr(backend_obj, "known_durations", None))  # a backend with build history
         if resume and last is not None and last.start.get("lock") not in (None, planned.lock.to_json()):
             raise LockError(f"--resume: {self.lock_path} changed since the interrupted run; build without --resume")
         checked = bool(resume and last is not None and last.start.get("checked"))

@@ -83,6 +83,12 @@ def test_repositories_have_the_example_refs(forge: localforge.LocalForge) -> Non
     assert llm["refs/tags/v0.20.0^{}"] == llm["refs/heads/releases/v0.20.0"] != llm["refs/heads/main"]
 
 
+def lookaside_url(forge: localforge.LocalForge, name: str, filename: str, hashtype: str, digest: str) -> str:
+    """Fedora's lookaside layout: md5 files (the old sources format) have no hash type in their path."""
+    kind = "" if hashtype == "md5" else f"{hashtype}/"
+    return f"{forge.lookaside_url}{name}/{filename}/{kind}{digest}/{filename}"
+
+
 @pytest.mark.parametrize(
     "name, branch, hashtype",
     [("tinypython3.11", "release-3.11", "sha512"), ("tinypython3.11", "release-3.12", "sha512"),
@@ -94,7 +100,7 @@ def test_lookaside_serves_the_files_listed_in_sources(
     repo = clone(f"{forge.distgit_url}{name}.git", tmp_path / "repo.git")
     stored_type, filename, digest = parse_sources(run("git", f"--git-dir={repo}", "show", f"{branch}:sources"))
     assert stored_type == hashtype
-    data = download(f"{forge.lookaside_url}{name}/{filename}/{hashtype}/{digest}/{filename}")
+    data = download(lookaside_url(forge, name, filename, hashtype, digest))
     assert hashlib.new(hashtype, data).hexdigest() == digest
     top_directory = filename[: -len(".tar.gz")]
     assert data == localforge.make_tarball(EXAMPLES / "distgit" / name / branch / "tarball", top_directory)
@@ -122,7 +128,7 @@ def prepare_distgit(forge: localforge.LocalForge, name: str, ref: str, topdir: P
     run("git", f"--git-dir={repo}", "archive", f"--output={topdir / 'tree.tar'}", ref)
     run("tar", "-xf", str(topdir / "tree.tar"), "-C", str(topdir / "SOURCES"))
     hashtype, filename, digest = parse_sources((topdir / "SOURCES" / "sources").read_text())
-    data = download(f"{forge.lookaside_url}{name}/{filename}/{hashtype}/{digest}/{filename}")
+    data = download(lookaside_url(forge, name, filename, hashtype, digest))
     (topdir / "SOURCES" / filename).write_bytes(data)
     return topdir / "SOURCES" / f"{name}.spec"
 
@@ -188,10 +194,10 @@ def test_helpers_and_stop(tmp_path: Path) -> None:
 
         _, filename, digest = parse_sources(run("git", f"--git-dir={repo}", "show", "release-2.11:sources"))
         forge.corrupt_lookaside("tinytorch", filename)
-        data = download(f"{forge.lookaside_url}tinytorch/{filename}/md5/{digest}/{filename}")
+        data = download(lookaside_url(forge, "tinytorch", filename, "md5", digest))
         assert hashlib.md5(data).hexdigest() != digest
         with pytest.raises(urllib.error.HTTPError):
-            download(f"{forge.lookaside_url}tinytorch/missing.tar.gz/md5/{digest}/missing.tar.gz")
+            download(lookaside_url(forge, "tinytorch", "missing.tar.gz", "md5", digest))
 
         manifest = forge.write_manifest(tmp_path / "stream-build.yaml", tmp_path / "root").read_text()
         assert f"  url: {forge.distgit_url}\n  lookaside: {forge.lookaside_url}\n" in manifest

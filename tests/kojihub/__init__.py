@@ -1,41 +1,61 @@
-"""A TEST DOUBLE of a Koji hub (and of its builder): not Koji, for tests only.
+"""A TEST DOUBLE of a Koji hub (and of its builder and kojira): not Koji, for tests only.
 
 Koji's hub (``kojihub``) is in no package registry, so stream-build's tests run against
-this double. It is faithful to what can be checked from the outside and what the code
-under test relies on, taken from Koji 1.36's own sources:
+this double. It must fail wherever Koji fails; what it models is taken from Koji 1.35.3's
+sources (and checked against the real hub, kojid and kojira by
+``tests/integration/test_koji_real.py``):
 
 - the wire: real XML-RPC over HTTP(S) on 127.0.0.1 with koji's marshalling
   (``koji.xmlrpcplus``), ``multiCall``, keyword arguments, fault codes of Koji's exception
   classes (``GenericError``, ``ActionNotAllowed``, ``AuthError``, ``ParameterError``,
-  ``RetryError``, ``SequenceError``...), ``fastUpload`` chunks, ``Koji-Version``;
+  ``RetryError``, ``SequenceError``...), ``fastUpload`` chunks written in place as
+  kojihub's ``handle_upload`` writes them (a reader can see a half-written file;
+  ``api.upload_hook`` runs at that moment), ``Koji-Version``;
 - sessions and logins: password ``login``, ``sslLogin`` behind a GSSAPI (SPNEGO) front
   that verifies the Negotiate token with python-gssapi against a keytab made by a real
-  MIT KDC, kojihub's call-number rules for replayed calls;
-- the calls the client and plugins use (``getTaskInfo``, ``getTaskResult``, ``listTaskOutput``,
-  ``downloadTaskOutput``, ``getBuildTarget``, ``getTag``, ``build``, ``createSideTag``,
-  ``removeSideTag``, ``listSideTags``, ``repo.request``, ``host.subtask``, ``host.taskWait``...),
-  with task states as ``koji.TASK_STATES``; see :mod:`.api`;
-- policies: hub.conf ``[policy]`` sections evaluated by koji's own
-  ``koji.policy.SimpleRuleSet``, with tests found by ``koji.policy.findSimpleTests`` in
-  koji.policy, the hub (``has_perm``, ``user``) and the loaded plugins;
+  MIT KDC, kojihub's call-number rules for replayed calls, ``context.session.host_id``;
+- the calls the client and plugins use (see :mod:`.api`), with task states as
+  ``koji.TASK_STATES``, channels (an unknown one is refused), ``host.subtask`` labels;
+- repositories (:mod:`.repos`, :mod:`.newrepo`, :mod:`.kojira`): ``repo.request`` and
+  ``repo.checkRequest`` as Koji >= 1.35 (``min_event``, ``force``, shared requests),
+  kojira's repo queue (``newRepo`` tasks, ``RepoRetries``, requests given up) and its
+  external-repo timestamps, ``newRepo``/``createrepo`` tasks running the real
+  ``createrepo_c`` and ``mergerepo_c`` exactly as kojid does (merge modes, a missing or
+  broken external repo fails with kojid's "failed to merge repos"), and Koji's own
+  ``WaitrepoTask`` and ``BaseTaskHandler.getRepo`` in build tasks;
+- package lists: builds that are not scratch are refused for a package not on the
+  destination tag's list ("package X not in list for tag Y"), as kojid refuses them;
+- policies where Koji evaluates them: hub.conf ``[policy]`` sections evaluated by koji's
+  own ``koji.policy.SimpleRuleSet`` (tests found by ``koji.policy.findSimpleTests`` in
+  koji.policy, the hub's ``has_perm``/``user``/``is_child_task`` and the loaded plugins),
+  Koji's built-in defaults for the policies hub.conf leaves out (``build_from_srpm`` for
+  admins only, ...), ``channel`` and ``priority`` in make_task, ``build_rpm`` and
+  ``build_from_srpm`` asserted by the build task through ``host.assertPolicy``,
+  ``package_list`` in packageListAdd, ``sidetag`` in createSideTag, ``stream_build`` in
+  the plugin;
 - plugins: the hub plugin is loaded with ``koji.plugin.PluginTracker`` and its
   ``export_in`` functions registered as kojixmlrpc registers them; THIS MODULE is what
   ``import kojihub`` gives the plugin here: the kojihub functions it calls
-  (``get_tag``, ``make_task``, ``Task``, ``check_policy``, ``db.InsertProcessor``...);
+  (``get_tag``, ``make_task``, ``Task``, ``check_policy``, ``db.InsertProcessor``,
+  ``repos.set_external_repo_data``...);
 - the builder: :mod:`.kojid` runs the real builder plugin's ``StreamBuildTask`` over
-  XML-RPC, and executes ``build`` tasks with stream-build's local rpmbuild backend
-  against the build tag's repo (tagged builds plus external repos, fetched over HTTP),
-  so a scratch build really sees only what the stream repo published.
+  XML-RPC, and executes ``build``/``buildArch`` tasks with stream-build's local rpmbuild
+  backend against the buildroot the repo's merged metadata lists (tagged builds plus
+  external repos, fetched over HTTP), so a scratch build really sees only what the stream
+  repo published.
 
-Not modelled: the database, channels and hosts beyond one builder, arches other than
-noarch, signing, content generators, the web UI (``weburl`` is only used for task URLs).
+Not modelled: the database, hosts beyond one builder, arches other than noarch builds in
+x86_64 repos, signing, content generators, repo options and ``at_event``, the web UI
+(``weburl`` is only used for task URLs).
 """
 
 from __future__ import annotations
 
 import configparser
+import itertools
 import os
 import socket
+import time
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -44,10 +64,14 @@ import koji.plugin
 import koji.policy
 
 from . import db  # noqa: F401 - ``kojihub.db``, as plugins import it
+from . import repos  # noqa: F401 - ``kojihub.repos``, likewise
 from . import state as _state
 from .api import HubAPI
 from .server import Fault, HubServer, serve
-from .state import HasPermTest, UserTest, current
+from .state import DEFAULT_POLICIES, HUB_TESTS, current
+
+#: A fresh module prefix per loaded plugin set (an object id can be reused once freed).
+_TRACKERS = itertools.count()
 
 ROOT = Path(__file__).resolve().parents[2]
 PLUGIN_DIR = str(ROOT / "koji_hub_plugin")
@@ -92,6 +116,16 @@ def get_external_repo_id(info: Any, strict: bool = False, create: bool = False) 
     return current().external_repo_id(info, create)
 
 
+def get_external_repo_list(tag_info: Any, event: Any = None) -> List[Dict[str, Any]]:
+    hub = current()
+    return hub.external_list(hub.get_tag(tag_info, strict=True)["id"])
+
+
+def tag_last_change_event(tag: Any, before: Any = None, inherit: bool = True) -> int:
+    hub = current()
+    return hub.tag_last_change_event(hub.get_tag(tag, strict=True)["id"])
+
+
 def make_task(method: str, arglist: Sequence[Any], **opts: Any) -> int:
     return current().make_task(method, arglist, **opts)
 
@@ -130,6 +164,9 @@ class Task:
     def getOwner(self) -> int:
         return current().tasks[self.id]["owner"]
 
+    def verifyHost(self, host_id: Any = None) -> bool:
+        return current().verify_host(self.id)
+
 
 # ---------------------------------------------------------------------------
 # the test hub
@@ -161,7 +198,7 @@ class TestHub:
     def __init__(self, root: Path, hub_conf: str = DEFAULT_POLICY, plugin: bool = True, sidetags: bool = True,
                  tls: Optional[Tuple[str, str]] = None, keytab: Optional[str] = None, host: str = "127.0.0.1",
                  lookaside: Optional[str] = None, capacity: int = 2, instant: Optional[Mapping[str, List[str]]] = None,
-                 builder: bool = True, repo_delay: float = 0.0) -> None:
+                 builder: bool = True, repo_delay: float = 0.0, kojira: bool = True) -> None:
         self.root = Path(root)
         self.topdir = str(self.root / "mnt-koji")
         os.makedirs(self.topdir, exist_ok=True)
@@ -172,7 +209,9 @@ class TestHub:
         self.weburl = f"{scheme}://{host}:{self.port}/koji"
         self.hub = _state.Hub(self.topdir, self.topurl)
         self.hub.sidetags = sidetags
-        self.api = HubAPI(self.hub, repo_delay)
+        self.api = HubAPI(self.hub)
+        self.repo_delay = repo_delay
+        self.with_kojira = kojira
         self.tls, self.keytab = tls, keytab
         self.plugin_enabled = plugin
         self.hub_conf = hub_conf
@@ -180,8 +219,10 @@ class TestHub:
         self.with_builder = builder
         self.host_password = "builder-secret"
         self.hub.add_user("builder-1", self.host_password, host=True)
+        self.kojira_user = self.hub.add_user("kojira", None, perms=["repo"])
         self.server: Optional[HubServer] = None
         self.kojid: Any = None
+        self.kojira: Any = None
         self.plugin: Any = None
         self._old_topdir = koji.pathinfo.topdir
 
@@ -201,19 +242,43 @@ class TestHub:
             return self.hub.create_target(name, build_tag, dest_tag)
 
     def add_build(self, tag: str, name: str, version: str = "1.0", release: str = "1.fc44",
-                  packages: Sequence[str] = ()) -> int:
-        """A completed build (its RPMs listed, no files) tagged into ``tag``: what a base tag holds."""
+                  packages: Sequence[str] = (), duration: Optional[float] = None) -> int:
+        """A completed build (its RPMs listed, no files) tagged into ``tag``: what a base tag holds.
+
+        With ``duration``, the build looks built by a task that took that long (the hub's
+        history, as ``getAverageBuildDuration`` reads it).
+        """
         with self.hub.lock:
             build_id = self.hub.next_id("build")
             rpms = [{"name": p, "version": version, "release": release, "arch": "noarch", "build_id": build_id}
                     for p in (packages or [name])]
+            finished = time.time()
             self.hub.builds[build_id] = {
                 "id": build_id, "build_id": build_id, "name": name, "package_name": name, "version": version,
                 "release": release, "epoch": None, "nvr": f"{name}-{version}-{release}", "draft": False,
-                "state": koji.BUILD_STATES["COMPLETE"], "task_id": None, "owner_id": None, "rpm_paths": [],
-                "rpms": rpms}
+                "state": koji.BUILD_STATES["COMPLETE"], "task_id": None if duration is None else 10**6 + build_id,
+                "owner_id": None, "rpm_paths": [], "rpms": rpms,
+                "creation_ts": finished - (duration or 0.0), "completion_ts": finished}
             self.hub.tag_build(self.hub.get_tag(tag, strict=True)["id"], build_id)
             return build_id
+
+    def add_package(self, tag: str, *names: str, owner: str = "kojiadmin", block: bool = False) -> None:
+        """``koji add-pkg --owner OWNER TAG NAME...`` (an admin's step)."""
+        with self.hub.lock:
+            owner_id = self.hub.get_user(owner)["id"] if self.hub.get_user(owner) else self.hub.add_user(owner)
+            for name in names:
+                self.hub.package_list_add(self.hub.get_tag(tag, strict=True)["id"], name, owner_id, block)
+
+    def add_external_repo(self, tag: str, name: str, url: str, merge_mode: str = "koji", priority: int = 5) -> int:
+        """``koji add-external-repo -t TAG NAME URL -m MODE`` (an admin's step)."""
+        with self.hub.lock:
+            return self.hub.add_external_repo(self.hub.get_tag(tag, strict=True)["id"], name, url, priority,
+                                              merge_mode)
+
+    def add_channel(self, name: str) -> None:
+        """A channel (the builder serves every channel)."""
+        with self.hub.lock:
+            self.hub.channels.add(name)
 
     def inject(self, method: str, action: str = "drop", when: str = "after", times: int = 1, skip: int = 0) -> Fault:
         assert self.server is not None
@@ -230,6 +295,12 @@ class TestHub:
         assert self.server is not None
         return self.server.http_requests.get(user, 0)
 
+    def task_requests(self, method: str) -> int:
+        """HTTP requests the handlers of all ``method`` tasks made (the builder's, per task session)."""
+        assert self.server is not None and self.kojid is not None
+        return sum(self.server.session_requests.get(self.kojid.task_sessions.get(t["id"], -1), 0)
+                   for t in self.tasks(method))
+
     def task_state(self, task_id: int) -> str:
         return koji.TASK_STATES[self.hub.tasks[task_id]["state"]]
 
@@ -241,14 +312,16 @@ class TestHub:
         tests = koji.policy.findSimpleTests(namespaces)
         self.hub.policies = {name: koji.policy.SimpleRuleSet(parser.get("policy", name).splitlines(), tests)
                              for name in (parser.options("policy") if parser.has_section("policy") else [])}
+        for name, text in DEFAULT_POLICIES.items():  # what kojihub uses for a policy hub.conf leaves out
+            self.hub.policies[f"__default__{name}"] = koji.policy.SimpleRuleSet(text.splitlines(), tests)
 
     def start(self) -> "TestHub":
         _state.set_current(self.hub)
         koji.pathinfo.topdir = self.topdir
         funcs: Dict[str, Any] = dict(self.api.methods())
-        namespaces: List[Mapping[str, Any]] = [vars(koji.policy), {"HasPermTest": HasPermTest, "UserTest": UserTest}]
+        namespaces: List[Mapping[str, Any]] = [vars(koji.policy), HUB_TESTS]
         if self.plugin_enabled:
-            tracker = koji.plugin.PluginTracker(path=PLUGIN_DIR, prefix=f"_testhub_{id(self)}_")
+            tracker = koji.plugin.PluginTracker(path=PLUGIN_DIR, prefix=f"_testhub_{next(_TRACKERS)}_")
             self.plugin = tracker.load("streambuild_hub")
             for value in vars(self.plugin).values():  # as kojixmlrpc's HandlerRegistry.register_plugin
                 if callable(value) and not isinstance(value, type) and getattr(value, "exported", False):
@@ -265,12 +338,19 @@ class TestHub:
 
             self.kojid = Kojid(self.hub, self.api, self.url, "builder-1", self.host_password,
                                PLUGIN_DIR, str(self.root / "kojid"), self.lookaside, self.capacity,
-                               self.tls[0] if self.tls else None, self.instant)
+                               self.tls[0] if self.tls else None, self.instant, repo_delay=self.repo_delay)
             os.makedirs(str(self.root / "kojid"), exist_ok=True)
             self.kojid.start()
+        if self.with_kojira:
+            from .kojira import Kojira
+
+            self.kojira = Kojira(self.hub, self.kojira_user)
+            self.kojira.start()
         return self
 
     def stop(self) -> None:
+        if self.kojira is not None:
+            self.kojira.stop()
         if self.kojid is not None:
             self.kojid.stop()
         if self.server is not None:

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import base64
 import os
-import threading
-import time
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import koji
 from koji.context import context
 
-from .state import TASK, Hub, adler32_hex, fetch_external_repo
+from . import repos
+from .state import TASK, Hub, adler32_hex
 
 SIDETAG_TEMPLATE = "{basetag}-side-{tag_id}"
 
@@ -26,17 +25,22 @@ SIDETAG_TEMPLATE = "{basetag}-side-{tag_id}"
 class HubAPI:
     """Every exported method, by its XML-RPC name (see :meth:`methods`)."""
 
-    def __init__(self, hub: Hub, repo_delay: float = 0.0) -> None:
+    def __init__(self, hub: Hub) -> None:
         self.hub = hub
-        self.repo_delay = repo_delay
+        self.upload_hook: Optional[Callable[[str], None]] = None  # tests: runs after truncating, before writing
 
     def methods(self) -> Dict[str, Callable[..., Any]]:
         names = {
             "getKojiVersion": self.getKojiVersion, "getAPIVersion": self.getAPIVersion, "login": self.login, "sslLogin": self.sslLogin,
             "logout": self.logout, "getLoggedInUser": self.getLoggedInUser, "getUser": self.getUser,
             "hasPerm": self.hasPerm, "getPerms": self.getPerms, "getBuildTarget": self.getBuildTarget,
-            "getTag": self.getTag, "getLastEvent": self.getLastEvent, "tagLastChangeEvent": self.tagLastChangeEvent,
-            "getRepo": self.getRepo, "repo.request": self.repo_request, "repo.checkRequest": self.repo_checkRequest,
+            "getTag": self.getTag, "getBuildConfig": self.getBuildConfig, "getLastEvent": self.getLastEvent,
+            "tagLastChangeEvent": self.tagLastChangeEvent, "getRepo": self.getRepo, "repoInfo": self.repoInfo,
+            "repo.request": self.repo_request, "repo.checkRequest": self.repo_checkRequest, "repo.get": self.repo_get,
+            "getExternalRepoList": self.getExternalRepoList, "getTagExternalRepos": self.getTagExternalRepos,
+            "getPackageConfig": self.getPackageConfig, "checkTagPackage": self.checkTagPackage,
+            "listPackages": self.listPackages, "packageListAdd": self.packageListAdd,
+            "getAverageBuildDuration": self.getAverageBuildDuration, "getLatestBuilds": self.getLatestBuilds,
             "build": self.build, "getTaskInfo": self.getTaskInfo, "getTaskResult": self.getTaskResult,
             "getTaskChildren": self.getTaskChildren, "getTaskDescendents": self.getTaskDescendents,
             "listTasks": self.listTasks, "listTaskOutput": self.listTaskOutput,
@@ -45,6 +49,7 @@ class HubAPI:
             "listTagged": self.listTagged, "listBuildRPMs": self.listBuildRPMs, "checkUpload": self.checkUpload,
             "host.subtask": self.host_subtask, "host.taskSetWait": self.host_taskSetWait,
             "host.taskWait": self.host_taskWait, "host.taskWaitResults": self.host_taskWaitResults,
+            "host.taskUnwait": self.host_taskUnwait, "host.assertPolicy": self.host_assertPolicy,
         }
         if self.hub.sidetags:
             names.update(createSideTag=self.createSideTag, removeSideTag=self.removeSideTag,
@@ -102,70 +107,93 @@ class HubAPI:
     def getTag(self, tagInfo: Any, strict: bool = False, event: Any = None, blocked: bool = False) -> Any:
         return self.hub.get_tag(tagInfo, strict)
 
-    def getLastEvent(self, before: Any = None, strict: bool = True) -> Dict[str, Any]:
-        return {"id": self.hub.event, "ts": self.hub.events[self.hub.event]}
+    def getLastEvent(self, before: Any = None, strict: bool = True) -> Optional[Dict[str, Any]]:
+        event = self.hub.last_event(before)
+        if event is None:
+            if strict:
+                raise koji.GenericError("Invalid event timestamp: %s" % before)
+            return None
+        return {"id": event, "ts": self.hub.events[event]}
 
     def tagLastChangeEvent(self, tag: Any) -> int:
-        return self.hub.tags[self.hub.get_tag(tag, strict=True)["id"]]["last_change"]
+        return self.hub.tag_last_change_event(self.hub.get_tag(tag, strict=True)["id"])
+
+    def getBuildConfig(self, tag: Any, event: Any = None) -> Dict[str, Any]:
+        return self.hub.build_config(self.hub.get_tag(tag, strict=True)["id"])
 
     def getRepo(self, tag: Any, state: Any = None, event: Any = None, dist: bool = False, min_event: Any = None) -> Any:
-        return self.hub.latest_repo(self.hub.get_tag(tag, strict=True)["id"])
+        return repos.latest_repo(self.hub, self.hub.get_tag(tag, strict=True)["id"], min_event)
+
+    def repoInfo(self, repo_id: Any, strict: bool = False) -> Any:
+        info = repos.repo_info(self.hub, int(repo_id))
+        if info is None and strict:
+            raise koji.GenericError("No such repo: %s" % repo_id)
+        return info
 
     def repo_request(self, tag: Any, min_event: Any = None, at_event: Any = None, opts: Any = None,
                      priority: Any = None, force: bool = False) -> Dict[str, Any]:
-        context.session.assertLogin()
-        taginfo = self.hub.get_tag(tag, strict=True)
-        if at_event is not None:
-            raise koji.ParameterError("at_event is not supported by the test hub")
-        if min_event == "last":
-            min_event = self.hub.tags[taginfo["id"]]["last_change"]
-        elif min_event is None:
-            min_event = self.hub.tags[taginfo["id"]]["last_change"]
-        min_event = int(min_event)
-        if min_event not in self.hub.events:
-            raise koji.ParameterError(f"Invalid event: {min_event}")
-        repo = self.hub.latest_repo(taginfo["id"])
-        if repo and repo["create_event"] >= min_event and not force:
-            return {"repo": repo, "request": None, "duplicate": False}
-        for req in self.hub.requests_q.values():
-            if not force and req["tag_id"] == taginfo["id"] and req["active"] and req["min_event"] >= min_event:
-                return {"repo": None, "request": dict(req), "duplicate": True}
-        rid = self.hub.next_id("repo_request")
-        req = {"id": rid, "owner": context.session.user_id, "priority": koji.PRIO_DEFAULT, "tag_id": taginfo["id"],
-               "tag_name": taginfo["name"], "at_event": None, "min_event": min_event, "opts": {}, "active": True,
-               "task_id": None, "task_state": None, "repo_id": None, "tries": 0}
-        self.hub.requests_q[rid] = req
-        threading.Thread(target=self._make_repo, args=(rid,), daemon=True, name=f"newRepo-{rid}").start()
-        return {"repo": None, "request": dict(req), "duplicate": False}
-
-    def _make_repo(self, request_id: int) -> None:
-        """What kojira and a newRepo task do: snapshot the tag, merge its external repos, publish."""
-        time.sleep(self.repo_delay)
-        with self.hub.lock:
-            req = self.hub.requests_q[request_id]
-            rpms, externals = self.hub.repo_contents(req["tag_id"])
-            event = self.hub.new_event()
-            repo_id = self.hub.next_id("repo")
-        path = os.path.join(self.hub.topdir, "repos", req["tag_name"], str(repo_id))
-        fetched: List[str] = []
-        for index, url in enumerate(externals):
-            fetched += fetch_external_repo(url, os.path.join(path, f"external-{index}"),
-                                           os.path.join(self.hub.topdir, "external-cache"))
-        with self.hub.lock:
-            self.hub.repos[repo_id] = {
-                "id": repo_id, "tag_id": req["tag_id"], "tag_name": req["tag_name"], "create_event": event,
-                "create_ts": self.hub.events[event], "state": koji.REPO_READY, "dist": False,
-                "opts": {"src": False, "debuginfo": False, "separate_src": False}, "custom_opts": {},
-                "task_id": None, "begin_event": event, "end_event": None, "rpms": rpms + fetched,
-            }
-            req.update(active=False, repo_id=repo_id)
+        return repos.request_repo(self.hub, tag, min_event, at_event, opts, priority, force)
 
     def repo_checkRequest(self, req_id: Any) -> Dict[str, Any]:
-        req = self.hub.requests_q.get(int(req_id))
-        if not req:
-            raise koji.GenericError("No such request")
-        repo = self.hub.repos.get(req["repo_id"]) if req["repo_id"] else None
-        return {"repo": {k: v for k, v in repo.items() if k != "rpms"} if repo else None, "request": dict(req)}
+        return repos.check_request(self.hub, req_id)
+
+    def repo_get(self, tag: Any, min_event: Any = None, at_event: Any = None, opts: Any = None) -> Any:
+        return repos.latest_repo(self.hub, self.hub.get_tag(tag, strict=True)["id"], min_event)
+
+    def getExternalRepoList(self, tag_info: Any, event: Any = None) -> List[Dict[str, Any]]:
+        return self.hub.external_list(self.hub.get_tag(tag_info, strict=True)["id"])
+
+    def getTagExternalRepos(self, tag_info: Any = None, repo_info: Any = None, event: Any = None) -> List[Dict[str, Any]]:
+        tag_id = self.hub.get_tag(tag_info, strict=True)["id"] if tag_info is not None else None
+        return [e for tid in ([tag_id] if tag_id else list(self.hub.tags)) for e in self.hub.external_list(tid)
+                if e["tag_id"] == tid]
+
+    # -- package lists -----------------------------------------------------------------
+
+    def getPackageConfig(self, tag: Any, pkg: Any, event: Any = None) -> Optional[Dict[str, Any]]:
+        config = self.hub.package_config(self.hub.get_tag(tag, strict=True)["id"], str(pkg))
+        return {k: v for k, v in config.items() if k not in ("tag_name",)} if config else None
+
+    def checkTagPackage(self, tag: Any, pkg: Any) -> bool:
+        config = self.getPackageConfig(tag, pkg)
+        return bool(config) and not config["blocked"]
+
+    def listPackages(self, tagID: Any = None, userID: Any = None, pkgID: Any = None, prefix: Any = None,
+                     inherited: bool = False, with_dups: bool = False, event: Any = None, queryOpts: Any = None,
+                     with_owners: bool = True, with_blocked: bool = True) -> List[Dict[str, Any]]:
+        tags = list(self.hub.tags) if tagID is None else (
+            self.hub.chain(self.hub.get_tag(tagID, strict=True)["id"]) if inherited else [self.hub.get_tag(tagID, strict=True)["id"]])
+        out: Dict[str, Dict[str, Any]] = {}
+        for tid in tags:
+            for name, entry in self.hub.packages.get(tid, {}).items():
+                if prefix and not name.startswith(prefix):
+                    continue
+                if not with_blocked and entry["blocked"]:
+                    continue
+                out.setdefault(name, dict(entry, tag_id=tid, tag_name=self.hub.tags[tid]["name"]))
+        return sorted(out.values(), key=lambda e: e["package_name"])
+
+    def packageListAdd(self, taginfo: Any, pkginfo: Any, owner: Any = None, block: Any = None,
+                       extra_arches: Any = None, force: bool = False, update: bool = False) -> None:
+        context.session.assertLogin()
+        tag = self.hub.get_tag(taginfo, strict=True)
+        data = {"tag": tag["id"], "action": "block" if block else "add", "package": pkginfo, "force": force,
+                "user_id": context.session.user_id}
+        self.hub.check_policy("package_list", data, strict=True)
+        owner_id = self.hub.get_user(owner, strict=True)["id"] if owner is not None else None
+        self.hub.package_list_add(tag["id"], str(pkginfo), owner_id, bool(block), extra_arches)
+
+    def getAverageBuildDuration(self, package: Any, age: Any = None) -> Optional[float]:
+        times = [b["completion_ts"] - b.get("creation_ts", b["completion_ts"]) for b in self.hub.builds.values()
+                 if b["name"] == package and b["state"] == koji.BUILD_STATES["COMPLETE"] and b.get("task_id")
+                 and b.get("completion_ts") is not None]
+        return sum(times) / len(times) if times else None
+
+    def getLatestBuilds(self, tag: Any, event: Any = None, package: Any = None, type: Any = None,
+                        draft: Any = None) -> List[Dict[str, Any]]:
+        builds = self.hub.latest_builds(self.hub.get_tag(tag, strict=True)["id"], True, event)
+        return [{k: v for k, v in b.items() if k not in ("rpms", "rpm_paths")} for b in builds
+                if package is None or b["name"] == package]
 
     # -- builds ----------------------------------------------------------------------------
 
@@ -327,15 +355,21 @@ class HubAPI:
         return os.path.join(self.hub.topdir, "work", path, name)
 
     def raw_upload(self, data: bytes, path: str, name: str, offset: int, overwrite: bool) -> Dict[str, Any]:
+        """kojihub's handle_upload: written in place (truncated at ``offset``, then written), not atomically."""
         context.session.assertLogin()
         target = self.upload_path(path, name)
         os.makedirs(os.path.dirname(target), exist_ok=True)
-        mode = "r+b" if os.path.exists(target) and (offset > 0 or not overwrite) else "wb"
-        with open(target, mode) as handle:
-            handle.seek(offset)
-            handle.write(data)
-            if offset == 0 and overwrite:
-                handle.truncate()
+        if os.path.exists(target) and offset == 0 and not overwrite:
+            raise koji.GenericError("upload path exists: %s" % target)
+        fd = os.open(target, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            os.ftruncate(fd, offset)
+            os.lseek(fd, offset, 0)
+            if self.upload_hook is not None:
+                self.upload_hook(target)  # what a reader sees in the middle of an upload
+            os.write(fd, data)
+        finally:
+            os.close(fd)
         return {"size": len(data), "hexdigest": adler32_hex(data)}
 
     def checkUpload(self, path: str, name: str, verify: Any = None, tail: Any = None, volume: Any = None) -> Any:
@@ -355,16 +389,39 @@ class HubAPI:
         task = self.hub.tasks.get(task_id)
         if task is None:
             raise koji.GenericError("No such task: %i" % task_id)
-        if context.session.hostid is None or task["host_id"] != context.session.hostid:
-            raise koji.ActionNotAllowed("host %s does not own task %d" % (context.session.hostid, task_id))
+        if not self.hub.verify_host(task_id):
+            raise koji.ActionNotAllowed("host %s does not own task %d" % (context.session.host_id, task_id))
         return task
 
+    def _assert_host(self) -> None:
+        if context.session.host_id is None:
+            raise koji.AuthError("No host specified")
+
     def host_subtask(self, method: str, arglist: Sequence[Any], parent: int, **opts: Any) -> int:
+        self._assert_host()
         self._host_task(parent)
+        if "owner" in opts:
+            raise koji.ActionNotAllowed("The owner option is not allowed here")
         opts["parent"] = parent
+        if opts.get("label"):  # a retried subtask call finds the subtask it made
+            for task in self.hub.tasks.values():
+                if task["parent"] == parent and task["label"] == opts["label"]:
+                    return task["id"]
         return self.hub.make_task(method, arglist, **opts)
 
+    def host_assertPolicy(self, name: str, data: Any, default: str = "deny") -> None:
+        self._assert_host()
+        self.hub.check_policy(name, data, default, strict=True)
+
+    def host_taskUnwait(self, parent: int) -> None:
+        self._assert_host()
+        self.hub.tasks[parent]["waiting"] = False
+        for task in self.hub.tasks.values():
+            if task["parent"] == parent:
+                task["awaited"] = False
+
     def host_taskSetWait(self, parent: int, tasks: Any) -> None:
+        self._assert_host()
         self._host_task(parent)
         self.hub.tasks[parent]["waiting"] = True
         for task in self.hub.tasks.values():

@@ -43,6 +43,8 @@ class InsertProcessor:
             if any(e["tag_id"] == self.data["tag_id"] and e["external_repo_id"] == self.data["external_repo_id"]
                    for e in hub.tag_external):
                 raise koji.GenericError("duplicate key value violates unique constraint")
+            if self.data["merge_mode"] not in koji.REPO_MERGE_MODES:
+                raise koji.GenericError("No such merge mode: %s" % self.data["merge_mode"])
             hub.tag_external.append(dict(self.data))
             hub.touch_tag(self.data["tag_id"])
         hub.new_event()

@@ -79,6 +79,7 @@ class HubServer(ThreadingHTTPServer):
         self.keytab = keytab
         self.faults: List[Fault] = []
         self.http_requests: Dict[str, int] = {}  # user name (or "anonymous") -> HTTP requests
+        self.session_requests: Dict[int, int] = {}  # session id -> HTTP requests (the login included)
         self.stats_lock = threading.Lock()
         self.server_errors: List[str] = []
 
@@ -221,10 +222,12 @@ class RequestHandler(BaseHTTPRequestHandler):
                 raise koji.RetryError("unable to retry call %s (method %s) for session %s" % (callnum, method, record["id"]))
         return Session(hub, record["id"], record["key"], record["user_id"], callnum, record["authtype"]), record
 
-    def _count(self, user: Optional[int]) -> None:
+    def _count(self, user: Optional[int], session_id: Optional[int] = None) -> None:
         name = self.server.hub.users[user]["name"] if user else "anonymous"
         with self.server.stats_lock:
             self.server.http_requests[name] = self.server.http_requests.get(name, 0) + 1
+            if session_id is not None:
+                self.server.session_requests[session_id] = self.server.session_requests.get(session_id, 0) + 1
 
     def _rpc(self, method: str, params: Any, environ: Dict[str, Any]) -> bytes:
         hub = self.server.hub
@@ -234,7 +237,7 @@ class RequestHandler(BaseHTTPRequestHandler):
             except koji.GenericError as exc:
                 self._count(None)
                 return koji.xmlrpcplus.dumps(koji.xmlrpcplus.Fault(exc.faultCode, str(exc))).encode()
-            self._count(session.user_id)
+            self._count(session.user_id, session.id)
             context.session, context.environ, context.method = session, environ, method
             context.handlers = Handlers(self.server.funcs)
             try:
@@ -288,7 +291,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         with hub.lock:
             try:
                 session, record = self._session("rawUpload")
-                self._count(session.user_id)
+                self._count(session.user_id, session.id)
                 context.session, context.environ = session, environ
                 api = self.server.funcs["checkUpload"].__self__
                 offset = int(query.get("offset", ["0"])[0])

@@ -52,11 +52,12 @@ def lock(**changes):
 @pytest.mark.parametrize("changes, words", [
     ({"c0": {"commit": "abc1234"}}, "component python3.11: commit 'abc1234' is not a full commit id"),
     ({"c0": {"commit": "A" * 40}}, "component python3.11: commit"),
-    ({"c1": {"url": "https://evil.example/vllm"}}, "component vllm: allowed-scm-host: url https://evil.example/vllm"),
+    ({"c1": {"url": "https://evil.example/vllm"}}, "component vllm: url: allowed-scm-host: https://evil.example/vllm"),
     ({"c0": {"url": "file:///srv/git/python3.11.git"}}, "allowed-scm-host"),
-    ({"c0": {"url": "http://src.fedoraproject.org/rpms/python3.11.git"}}, "over https, git"),
+    ({"c0": {"url": "http://src.fedoraproject.org/rpms/python3.11.git"}}, "over https)"),  # https only by default
+    ({"c0": {"url": "https://src.fedoraproject.org:8443/rpms/python3.11.git"}}, "(src.fedoraproject.org:8443;"),
     ({"c1": {"spec_source": {"url": "https://evil.example/vllm.git", "ref": "rawhide", "commit": C1}}},
-     "component vllm: allowed-scm-host: spec_source.url"),
+     "component vllm: spec_source.url: allowed-scm-host"),
     ({"c0": {"ref": "--upload-pack=evil"}}, "component python3.11: ref"),
     ({"c0": {"surprise": 1}}, "lock.components[0]: unknown keys surprise"),
     ({"c1": {"type": "svn"}}, "component vllm: type must be"),
@@ -113,11 +114,17 @@ def test_submission_round_trip_and_names():
 
 def test_settings_file(tmp_path):
     conf = tmp_path / "streambuild.conf"
-    conf.write_text("[general]\nallowed_scm_hosts = 127.0.0.1:* src.fedoraproject.org\ntopurl = http://t/kojifiles/\n"
+    conf.write_text("[general]\nallowed_scm_hosts = 127.0.0.1:* src.fedoraproject.org\nallowed_schemes = git https\n"
+                    "topurl = http://t/kojifiles/\n"
                     "[policy]\nacl = file:/x\napproved_macros = _with_a, _with_b\n[builder]\nverify_commits = no\n")
     settings = hubapi.load_settings(str(conf))
     assert settings.scm_host_allowed("git://127.0.0.1:9418/rpms/a.git")
+    assert settings.scm_host_allowed("git://127.0.0.1:29418/rpms/a.git")  # host:* allows any port
     assert not settings.scm_host_allowed("git://127.0.0.2/rpms/a.git")
+    assert settings.scm_host_allowed("https://src.fedoraproject.org/rpms/a.git")
+    assert settings.scm_host_allowed("https://src.fedoraproject.org:443/rpms/a.git")  # the default port, spelled out
+    assert not settings.scm_host_allowed("https://src.fedoraproject.org:8443/rpms/a.git")  # a bare host: default port
+    assert not settings.scm_host_allowed("http://src.fedoraproject.org/rpms/a.git")  # scheme not allowed
     assert settings.approved_macros == {"_with_a", "_with_b"} and not settings.verify_commits
     assert settings.topurl == "http://t/kojifiles"
     conf.write_text("[policy]\nacl = ldap:x\n")
@@ -230,3 +237,84 @@ def test_status_list_and_cancel_by_owner_stranger_and_admin(hub, tmp_path, monke
     assert hubapi.cancel(as_user(hub, hub.admin), task)["state"] == "CANCELED"
     with pytest.raises(InputError, match="no such task"):
         hubapi.status(as_user(hub, hub.alice), 999)
+
+
+# -- hardening: every malformed value is a ParameterError naming the field --------------------
+
+
+@pytest.mark.parametrize("changes, words", [
+    ({"c0": {"url": "https://user:secret@src.fedoraproject.org/rpms/python3.11.git"}},
+     "component python3.11: url 'https://***@src.fedoraproject.org/rpms/python3.11.git' carries user information"),
+    ({"c0": {"url": "https://ghp_token@src.fedoraproject.org/rpms/python3.11.git"}}, "carries user information"),
+    ({"c0": {"url": "https://src.fedoraproject.org:99999/rpms/python3.11.git"}},
+     "component python3.11: url 'https://src.fedoraproject.org:99999/rpms/python3.11.git' is not a valid URL"),
+    ({"c0": {"url": "https://[::1/rpms/python3.11.git"}}, "component python3.11: url 'https://[::1/rpms/python3.11.git' is not a valid URL"),
+    ({"c0": {"url": "https://ｓrc.fedoraproject.org/rpms/python3.11.git"}},
+     "component python3.11: url 'https://ｓrc.fedoraproject.org/rpms/python3.11.git' has characters other than printable ASCII"),
+    ({"c0": {"url": ["https://src.fedoraproject.org/rpms/python3.11.git"]}}, "lock.components[0]: needs string fields"),
+    ({"c1": {"spec_source": {"url": "https://a:b@src.fedoraproject.org/rpms/vllm.git", "ref": "rawhide", "commit": C1}}},
+     "component vllm: spec_source.url"),
+])
+def test_malformed_urls_are_parameter_errors_naming_the_field(changes, words):
+    with pytest.raises(InputError) as info:
+        hubapi.parse_lock(lock(**changes), SETTINGS)
+    assert words in str(info.value)
+    assert isinstance(fault_for(info.value), koji.ParameterError)
+
+
+@pytest.mark.parametrize("component, words", [
+    ({"after": [["python3.11"]]}, "component vllm: after must be a string, not list"),
+    ({"after": "python3.11"}, "component vllm: after must be an array"),
+    ({"packages": [7]}, "component vllm: packages must be a string, not int"),
+    ({"lookaside": "https://evil.example/repo/pkgs/"}, "component vllm: lookaside: allowed-scm-host"),
+    ({"lookaside": "http://src.fedoraproject.org/repo/pkgs/"}, "component vllm: lookaside: allowed-scm-host"),
+    ({"lookaside": "https://me:pw@src.fedoraproject.org/repo/pkgs/"}, "component vllm: lookaside 'https://***@"),
+    ({"lookaside": "https://src.fedoraproject.org:99999/repo/pkgs/"}, "component vllm: lookaside 'https://src.fedoraproject.org:99999"),
+    ({"macros": {"_x": ["list"]}}, "component vllm: macros: '_x' must name a macro and have a string value"),
+    ({"duration": "long"}, "component vllm: duration must be a number of seconds"),
+    ({"duration": float("nan")}, "component vllm: duration must be a number of seconds"),
+    ({"version": 3}, "component vllm: version 3 is not a valid rpm version"),
+    ({"spec": ["a.spec"]}, "component vllm: spec must be a string"),
+])
+def test_malformed_component_options_are_parameter_errors_naming_the_field(component, words):
+    opts = copy.deepcopy(OPTS)
+    opts["components"]["vllm"].update(component)
+    with pytest.raises((InputError, PolicyDenied)) as info:
+        hubapi.parse_submission(LOCK, opts, SETTINGS)
+    assert words in str(info.value)
+    assert isinstance(fault_for(info.value), (koji.ParameterError, koji.ActionNotAllowed))
+
+
+def test_a_lookaside_on_an_allowed_host_and_durations_are_kept():
+    opts = copy.deepcopy(OPTS)
+    opts["components"]["vllm"].update(lookaside="https://src.fedoraproject.org/repo/pkgs", duration=312.5)
+    sub = hubapi.parse_submission(LOCK, opts, SETTINGS)
+    assert sub.component("vllm").lookaside == "https://src.fedoraproject.org/repo/pkgs/"
+    assert sub.component("vllm").duration == 312.5
+    assert hubapi.parse_submission(sub.lock.to_json(), sub.options(), SETTINGS) == sub
+
+
+@pytest.mark.parametrize("opts, words", [
+    ({1: "x"}, "opts: unknown keys 1"),
+    ({**OPTS, "components": {"python3.11": {}, 3: {}}}, "opts.components: keys must be component names"),
+    ({**OPTS, "install": "vllm"}, "opts.install must be an array"),
+    ({**OPTS, "macros": ["_x"]}, "opts.macros must be a struct"),
+])
+def test_malformed_opts_are_parameter_errors(opts, words):
+    with pytest.raises(InputError) as info:
+        hubapi.parse_submission(LOCK, opts, SETTINGS)
+    assert words in str(info.value)
+
+
+def test_merge_mode_follows_the_inherited_external_repos():
+    sub = hubapi.parse_submission(LOCK, OPTS, SETTINGS)
+    assert hubapi.merge_mode([], sub) == "bare"
+    assert hubapi.merge_mode([{"merge_mode": "simple"}], sub) == "simple"
+    assert hubapi.merge_mode([{"merge_mode": "koji"}], sub) == "koji"
+    with pytest.raises(InputError, match="several merge modes"):
+        hubapi.merge_mode([{"merge_mode": "koji"}, {"merge_mode": "bare"}], sub)
+    opts = copy.deepcopy(OPTS)
+    opts["components"]["vllm"]["replaces"] = True
+    replacing = hubapi.parse_submission(LOCK, opts, SETTINGS)
+    with pytest.raises(InputError, match="replaces: true cannot work for vllm"):
+        hubapi.merge_mode([{"merge_mode": "koji"}], replacing)

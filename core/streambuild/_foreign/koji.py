@@ -9,7 +9,8 @@
 - Hub side: :class:`KojihubContext` implements :class:`streambuild.koji.hubapi.HubContext`
   over kojihub's internal functions, imported lazily (only a hub has them).
 - ``BaseSimpleTest``/``MatchTest``: koji's policy test classes, for
-  :mod:`streambuild.koji.policytests`.
+  :mod:`streambuild.koji.policytests`; ``read_config_files``/``ConfigurationError``: koji's
+  configuration reader, for :mod:`streambuild.koji.config`.
 
 Koji API facts relied on (checked against Koji 1.34-1.36): ``ClientSession(baseurl, opts)``
 with ``max_retries``/``retry_interval``/``anon_retry``/``serverca``/``use_fast_upload``;
@@ -18,7 +19,9 @@ with ``max_retries``/``retry_interval``/``anon_retry``/``serverca``/``use_fast_u
 ``.result`` raises the converted fault; ``koji.convertFault`` fault codes
 (``ActionNotAllowed`` 1004, ``AuthError`` 1002, ``BuildError`` 1005, ``SequenceError`` 1008,
 ``RetryError`` 1009, ``ServerOffline`` 1014, ``ParameterError`` 1019...); ``host.subtask``/``taskSetWait``/``taskWait``/
-``taskWaitResults(parent, tasks, canfail)``; ``koji.util.RepoWatcher``.
+``taskWaitResults(parent, tasks, canfail)``; ``repo.request``/``repo.checkRequest`` and
+``kojihub.repos.set_external_repo_data`` (Koji >= 1.35); ``Task.verifyHost()``;
+``downloadTaskOutput`` with a negative offset (the end of a log).
 """
 
 from __future__ import annotations
@@ -34,7 +37,6 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Seque
 
 import koji  # type: ignore[import-untyped]
 import koji.policy  # type: ignore[import-untyped]
-import koji.util  # type: ignore[import-untyped]
 import requests
 
 from ..errors import BuildFailed, EnvironmentProblem, InputError, PolicyDenied, StreamBuildError
@@ -42,6 +44,8 @@ from ..koji.config import KojiProfile
 
 BaseSimpleTest = koji.policy.BaseSimpleTest
 MatchTest = koji.policy.MatchTest
+ConfigurationError = koji.ConfigurationError
+read_config_files = koji.read_config_files  # the koji CLI's own reader: file order, directories, interpolation
 TASK_STATES: Mapping[str, int] = {name: koji.TASK_STATES[name] for name in ("FREE", "OPEN", "CLOSED", "CANCELED", "ASSIGNED", "FAILED")}
 DOWNLOAD_CHUNK = 8 * 1024 * 1024
 
@@ -271,28 +275,31 @@ def unique_upload_dir(prefix: str = "cli-build") -> str:
 class TaskHostAdapter:
     """What :mod:`streambuild.koji.builder` needs, over a running ``BaseTaskHandler``."""
 
-    def __init__(self, handler: Any, poll_interval: float = 6.0) -> None:
+    def __init__(self, handler: Any) -> None:
         self.handler = handler
         self.session = handler.session
         self.task_id: int = handler.id
-        self.poll_interval = poll_interval
+        self._awaited: Optional[List[int]] = None  # what host.taskSetWait was last told
 
     def build(self, src: str, target: str, opts: Mapping[str, Any], label: str) -> int:
         return self.session.host.subtask(method="build", arglist=[src, target, dict(opts)],
                                          parent=self.task_id, label=label)
 
-    def wait(self, task_ids: Sequence[int]) -> Dict[int, Tuple[bool, Any]]:
-        """Block until at least one of ``task_ids`` finished; return each finished one's (ok, result or fault)."""
-        self.session.host.taskSetWait(self.task_id, list(task_ids))
-        while True:
-            finished, _unfinished = self.session.host.taskWait(self.task_id)
-            finished = [t for t in finished if t in task_ids]
-            if finished:
-                break
-            time.sleep(self.poll_interval)
-        results = self.session.host.taskWaitResults(self.task_id, finished, canfail=finished)
+    def finished(self, task_ids: Sequence[int]) -> Dict[int, Tuple[bool, Any]]:
+        """Which of ``task_ids`` finished (``host.taskSetWait``/``taskWait``/``taskWaitResults``), without waiting.
+
+        ``taskSetWait`` is only called again when the set changed (``taskWaitResults`` clears it).
+        """
+        if self._awaited != sorted(task_ids):
+            self.session.host.taskSetWait(self.task_id, sorted(task_ids))
+            self._awaited = sorted(task_ids)
+        done, _unfinished = self.session.host.taskWait(self.task_id)
+        done = [t for t in done if t in task_ids]
+        if not done:
+            return {}
+        self._awaited = None
         out: Dict[int, Tuple[bool, Any]] = {}
-        for task_id, result in results:
+        for task_id, result in self.session.host.taskWaitResults(self.task_id, done, canfail=done):
             failed = isinstance(result, dict) and "faultCode" in result
             out[int(task_id)] = (not failed, result.get("faultString", "failed") if failed else result)
         return out
@@ -300,29 +307,44 @@ class TaskHostAdapter:
     def children(self, task_id: int) -> List[Mapping[str, Any]]:
         return list(self.session.getTaskChildren(task_id))
 
-    def list_output(self, task_id: int) -> List[str]:
-        return list(self.session.listTaskOutput(task_id))
+    def list_output(self, task_id: int) -> Dict[str, int]:
+        listing = self.session.listTaskOutput(task_id, stat=True)
+        return {name: int(st.get("st_size", 0)) for name, st in listing.items()}
 
     def download(self, task_id: int, name: str, dest: str) -> None:
         HubSession(self.session, Retry(attempts=3, interval=1.0)).download_task_output(task_id, name, dest)
 
+    def read_tail(self, task_id: int, name: str, size: int) -> str:
+        data = self.session.callMethod("downloadTaskOutput", task_id, name, offset=-size, size=size)
+        return base64.b64decode(data).decode("utf-8", "replace")
+
     def upload(self, path: str, relpath: str) -> None:
         self.handler.uploadFile(path, relPath=relpath)
 
-    def wait_repo(self, tag: str) -> Mapping[str, Any]:
-        """Ask for a NEW repo of ``tag`` and wait for it.
+    def publish(self, staged: str) -> Mapping[str, Any]:
+        return self.session.callMethod("streambuild.publish", self.task_id, staged)
 
-        The stream repo (an external repo of the tag) changed without a tag event, so an
-        existing repo would satisfy ``min_event``: the request is forced (``repo.request``'s
-        ``force``), then followed as ``RepoWatcher`` follows requests.
-        """
-        event = self.session.getLastEvent()["id"]
-        check = self.session.repo.request(tag, min_event=event, force=True)
-        if check.get("repo"):
-            return check["repo"]
-        watcher = koji.util.RepoWatcher(self.session, tag, min_event=event, logger=self.handler.logger)
-        watcher.PAUSE = self.poll_interval
-        return watcher.wait_request(check["request"])
+    def request_repo(self, tag: str, min_event: Optional[int]) -> Mapping[str, Any]:
+        """``repo.request`` (Koji >= 1.35); ``min_event`` None lets the hub choose (any repo of a new tag)."""
+        if min_event is None:
+            return self.session.repo.request(tag)
+        return self.session.repo.request(tag, min_event=min_event)
+
+    def check_request(self, request_id: int) -> Mapping[str, Any]:
+        return self.session.repo.checkRequest(request_id)
+
+    def task_fault(self, task_id: int) -> str:
+        try:
+            self.session.getTaskResult(task_id)
+        except Exception as exc:  # noqa: BLE001 - the fault is the answer
+            return str(exc)
+        return "no fault"
+
+    def cancel_children(self) -> None:
+        self.session.cancelTaskChildren(self.task_id)
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)  # a canceled task is killed by kojid
 
     def log(self, message: str) -> None:
         self.handler.logger.info("%s", message)
@@ -395,7 +417,10 @@ class KojihubContext:
     def create_target(self, name: str, build_tag_id: int, dest_tag_id: int) -> None:
         self.hub._create_build_target(name, build_tag_id, dest_tag_id)
 
-    def add_external_repo(self, tag_id: int, repo_name: str, url: str) -> None:
+    def external_repos(self, tag_id: int) -> Sequence[Mapping[str, Any]]:
+        return self.hub.get_external_repo_list(tag_id)
+
+    def add_external_repo(self, tag_id: int, repo_name: str, url: str, merge_mode: str) -> None:
         """Under the plugin's authority (no ``admin``/``tag`` permission asked), for the stream's own tag."""
         from kojihub.db import InsertProcessor  # type: ignore[import-not-found]
 
@@ -405,9 +430,23 @@ class KojihubContext:
         insert.make_create()
         insert.execute()
         insert = InsertProcessor("tag_external_repos")
-        insert.set(tag_id=tag_id, external_repo_id=repo_id, priority=1, merge_mode="bare", arches=None)
+        insert.set(tag_id=tag_id, external_repo_id=repo_id, priority=1, merge_mode=merge_mode, arches=None)
         insert.make_create()
         insert.execute()
+
+    def external_repo_changed(self, repo_name: str, timestamp: int) -> None:
+        from kojihub.repos import set_external_repo_data  # type: ignore[import-not-found]  # Koji >= 1.35
+
+        set_external_repo_data(repo_name, {"max_ts": timestamp})
+
+    def tag_last_change(self, tag_id: int) -> int:
+        return int(self.hub.tag_last_change_event(tag_id))
+
+    def task_output_dir(self, task_id: int) -> str:
+        return os.path.join(koji.pathinfo.work(), koji.pathinfo.taskrelpath(task_id))
+
+    def runs_task(self, task_id: int) -> bool:
+        return bool(self.hub.Task(task_id).verifyHost())
 
     def make_task(self, method: str, args: Sequence[Any], owner_id: int, channel: Optional[str]) -> int:
         opts: Dict[str, Any] = {"owner": owner_id}

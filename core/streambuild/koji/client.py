@@ -41,7 +41,7 @@ from ..errors import BuildFailed, EnvironmentProblem, InputError
 from ..plugins import hookimpl
 from ..results import ResultStore, result_key
 from ..workdir import atomic_write
-from . import NAMESPACE, hubapi
+from . import NAMESPACE, foreign, hubapi
 from .config import KojiProfile, load_profile
 
 STATE_FILE = "koji.json"
@@ -80,7 +80,8 @@ def make_submission(job: StreamJob, key: str) -> hubapi.Submission:
         planned = job.plan.component(comp.name)
         comps.append(hubapi.SubmittedComponent(
             job.lock.component(comp.name), comp.buildonly, comp.replaces, comp.macros, comp.spec, comp.version,
-            comp.lookaside, tuple(planned.analysis.package_names), tuple(planned.after)))
+            comp.lookaside, tuple(planned.analysis.package_names), tuple(planned.after),
+            expected[0] if (expected := job.plan.duration(comp.name)) is not None else None))
     install = job.manifest.install.packages if job.manifest.install else ()
     return hubapi.Submission(job.manifest.name, job.manifest.base, key, tuple(comps), job.manifest.macros, tuple(install))
 
@@ -125,6 +126,7 @@ class KojiBackend:
                  session: Any = None, **overrides: str) -> None:
         if mode not in ("auto", "plugin", "sidetag"):
             raise InputError(f"koji mode must be auto, plugin or sidetag, not {mode!r}")
+        foreign()  # without the koji client library: exit 4 and what to install, before anything else
         self.profile_name = profile or os.environ.get("STREAM_BUILD_KOJI_PROFILE") or "koji"
         self.target_override = target or os.environ.get("STREAM_BUILD_KOJI_TARGET") or None
         self.config = config
@@ -140,6 +142,7 @@ class KojiBackend:
             info = session.call("getLoggedInUser") or {}
             self.user, self.user_id = info.get("name"), info.get("id")
         self.polls: List[int] = []  # requests made by each poll (always 1)
+        self.regenerations: Optional[Mapping[str, Any]] = None  # the stream task's repo regenerations
 
     # -- the pieces -------------------------------------------------------------------
 
@@ -162,9 +165,7 @@ class KojiBackend:
     def connect(self) -> Any:
         """Open and log in the session (once)."""
         if self.session is None:
-            from .._foreign.koji import HubSession
-
-            self.session = HubSession.open(self.profile)
+            self.session = foreign().HubSession.open(self.profile)
             info = self.session.login(self.profile) or {}
             self.user, self.user_id = info.get("name"), info.get("id")
         return self.session
@@ -185,6 +186,13 @@ class KojiBackend:
             return "sidetag"
         raise EnvironmentProblem(f"{self.profile.server} offers neither the streambuild hub plugin nor side tags "
                                  "(Koji >= 1.34 with the sidetag plugin); the stream cannot be built there")
+
+    def known_durations(self, names: Sequence[str]) -> Dict[str, float]:
+        """The hub's average build seconds of each package it built before, in ONE multicall."""
+        answers = self.connect().multicall([("getAverageBuildDuration", (name,), {}) for name in names])
+        known = {n: float(a) for n, a in zip(names, answers) if isinstance(a, (int, float)) and a > 0}
+        self.say(f"expected durations from the hub's history: {len(known)} of {len(names)} components")
+        return known
 
     def state(self, job: StreamJob) -> KojiState:
         return KojiState(job.workdir.path(STATE_FILE))
@@ -270,7 +278,7 @@ class KojiBackend:
 
     def watch_plugin(self, job: StreamJob, task_id: int) -> BuildReport:
         """Follow a stream task until it ends; download and store its results."""
-        from .._foreign.koji import HubFault
+        HubFault = foreign().HubFault
 
         seen: Dict[str, Tuple[str, Optional[int]]] = {}
         for comp in job.plan.components:
@@ -324,8 +332,15 @@ class KojiBackend:
             report.results[comp.name] = ComponentResult(comp.name, mapped, keys[comp.name], log=url, message=message)
             event = {"event": "component", "component": comp.name, "state": mapped, "message": message, "url": url}
             if mapped == "failed":
-                event.update(log=url, log_tail=message)
+                event.update(log=url, log_tail=entry.get("log_tail") or message)
             job.emit(event)
+        self.regenerations = status.get("regenerations")
+        if self.regenerations:
+            job.emit({"event": "koji-regenerations", **self.regenerations})
+            self.say(f"repo regenerations of the stream tag: {self.regenerations.get('count')} (at most "
+                     f"{self.regenerations.get('bound')} for a plan of depth {self.regenerations.get('depth')})")
+        if status["state"] == "FAILED" and not any(r.state == "failed" for r in report.results.values()):
+            raise BuildFailed(f"stream task {task_id} failed: {status.get('fault')} ({self.profile.task_url(task_id)})")
         return report
 
     def store(self, job: StreamJob, store: ResultStore, name: str, key: str,
@@ -358,9 +373,7 @@ class KojiBackend:
             return dict(session.call(f"{NAMESPACE}.status", data["task_id"]))
         tasks = data.get("tasks", {})
         infos = self.poll([("getTaskInfo", (tid,), {}) for tid in tasks.values()])
-        from .._foreign.koji import TASK_STATES
-
-        names = {v: k for k, v in TASK_STATES.items()}
+        names = {v: k for k, v in foreign().TASK_STATES.items()}
         return {"mode": "sidetag", "sidetag": data.get("sidetag"), "components": [
             {"name": n, "task_id": t, "state": names.get(i.get("state")) if isinstance(i, dict) else str(i)}
             for (n, t), i in zip(tasks.items(), infos)]}

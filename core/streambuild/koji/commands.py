@@ -11,24 +11,33 @@ not import that module back: it has its own small error handler with the same ex
 
 from __future__ import annotations
 
+import functools
 import json
-from typing import Any, Callable, Dict, Optional, TypeVar
+from typing import Any, Callable, Dict, Mapping, Optional, TypeVar
 
 import click
 
-from ..build import StreamJob
+from ..build import BuildReport, StreamJob
 from ..cliutil import handle_errors
 from ..errors import BuildFailed
 from ..plugins import make_plugins
 from ..progress import Progress
 from ..stream import Stream, require_success
+from . import foreign
 from .client import KojiBackend
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _handle(func: F) -> F:
-    return handle_errors(func, "interrupted; the Koji tasks go on ('stream-build koji watch' follows them)")
+    """The exit codes of every command; first of all, the koji client library must be there (exit 4)."""
+
+    @functools.wraps(func)
+    def needs_koji(*args: Any, **kwargs: Any) -> Any:
+        foreign()
+        return func(*args, **kwargs)
+
+    return handle_errors(needs_koji, "interrupted; the Koji tasks go on ('stream-build koji watch' follows them)")
 
 
 def _options(func: F) -> F:
@@ -61,15 +70,21 @@ def _backend(profile: Optional[str], config: Optional[str], json_output: bool, *
     return KojiBackend(profile=profile, config=config, say=_say, session=_given_session(), **extra)
 
 
-def _summary(report: Any, json_output: bool) -> None:
+def _summary(report: Any, json_output: bool, regenerations: Optional[Mapping[str, Any]] = None) -> None:
     if json_output:
-        click.echo(json.dumps({"event": "summary", "components": [r.to_json() for r in report.results.values()]}))
+        summary: Dict[str, Any] = {"event": "summary", "components": [r.to_json() for r in report.results.values()]}
+        if regenerations:
+            summary["regenerations"] = dict(regenerations)
+        click.echo(json.dumps(summary))
         return
     for result in report.results.values():
         line = f"  {result.name:30} {result.state:12}"
         if result.message:
             line += f" {result.message}"
         click.echo(line)
+    if regenerations:
+        click.echo(f"  repo regenerations of the stream tag: {regenerations.get('count')} "
+                   f"(at most {regenerations.get('bound')}: plan depth {regenerations.get('depth')} + 1)")
 
 
 @click.group("koji")
@@ -123,9 +138,14 @@ def watch_cmd(manifest: str, profile: Optional[str], config: Optional[str], work
         planned = stream.plan("locked")
         job = StreamJob(stream.manifest, planned.lock, planned.plan, planned.sources, planned.macros, stream.workdir,
                         stream.emit)
-        report = backend.watch_plugin(job, int(record["task_id"]))
+        try:
+            report = backend.watch_plugin(job, int(record["task_id"]))
+        except BuildFailed:
+            if backend.regenerations and not json_output:
+                _summary(BuildReport(), False, backend.regenerations)
+            raise
         published = stream.publish(planned.plan, report) if report.ok else None
-    _summary(report, json_output)
+    _summary(report, json_output, backend.regenerations)
     require_success(report)
     if published is not None and not json_output:
         click.echo(f"stream repository: {published.stream_repo}")
@@ -182,10 +202,10 @@ def list_cmd(user: Optional[str], profile: Optional[str], config: Optional[str],
 
 def run_for_koji_cli(command: str, manifest: str, opts: Dict[str, Any], profile: str, client_session: Any) -> int:
     """``koji stream-build COMMAND``: the same commands, on the koji CLI's logged-in session."""
-    from .._foreign.koji import HubSession
-
-    session = HubSession(client_session)
+    session = foreign().HubSession(client_session)
     args = [command] + ([] if command == "list" else [manifest]) + ["--profile", profile]
+    if opts.get("config"):
+        args += ["--config", opts["config"]]
     if opts.get("workdir") and command != "list":
         args += ["--workdir", opts["workdir"]]
     if opts.get("json"):

@@ -12,7 +12,10 @@ The hub plugin (``koji_hub_plugin/streambuild_hub.py``) only adapts kojihub to
   retried submit finds the tag (and its task) instead of starting a second build;
 - stream tag naming, the stream's result repository URL, and the ``streamBuild``
   task's request (:meth:`Submission.to_request`);
-- :func:`submit`, :func:`status`, :func:`list_streams` and :func:`cancel`.
+- :func:`submit`, :func:`status`, :func:`list_streams` and :func:`cancel`;
+- :func:`publish`: the builder's atomic swap of the stream repository's index
+  (:mod:`.repodata`), which also tells the hub the external repository changed (as
+  kojira would, a minute later), so that the stream tag's next repo request is exact.
 
 Errors: :class:`~streambuild.errors.InputError` for bad requests (Koji's
 ``ParameterError``), :class:`~streambuild.errors.PolicyDenied` for refusals (Koji's
@@ -28,7 +31,7 @@ from typing import Any, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple
 from .. import policy as policy_mod
 from .. import rules, values
 from ..errors import InputError, PolicyDenied, StreamBuildError
-from . import POLICY_NAME, TASK_METHOD
+from . import POLICY_NAME, TASK_METHOD, repodata
 from .settings import CONFIG_ENV, DEFAULT_CONFIG, HubSettings, load_settings  # noqa: F401 - re-exported
 from .submission import (  # noqa: F401 - re-exported: the hub's vocabulary
     SUBMISSION_VERSION,
@@ -40,6 +43,7 @@ from .submission import (  # noqa: F401 - re-exported: the hub's vocabulary
 
 RESULT_DIR = "repo"  # in the streamBuild task's output: the stream's repository
 RESULT_FILE = "result.json"  # in the streamBuild task's output: every component's outcome
+MERGE_MODES = ("koji", "simple", "bare")
 _TAG_NAME = re.compile(r"[A-Za-z0-9/_.+-]+\Z")  # what Koji accepts in tag names
 
 # Koji's task states (koji.TASK_STATES), by number: kept here so that this module needs no koji.
@@ -156,7 +160,22 @@ class HubContext(Protocol):
 
     def create_target(self, name: str, build_tag_id: int, dest_tag_id: int) -> None: ...
 
-    def add_external_repo(self, tag_id: int, repo_name: str, url: str) -> None: ...
+    def external_repos(self, tag_id: int) -> Sequence[Mapping[str, Any]]:
+        """``getExternalRepoList``: the external repos of a tag and its parents (``merge_mode`` ...)."""
+
+    def add_external_repo(self, tag_id: int, repo_name: str, url: str, merge_mode: str) -> None: ...
+
+    def external_repo_changed(self, repo_name: str, timestamp: int) -> None:
+        """Record an external repo's new ``repomd.xml`` timestamp (kojira's setExternalRepoData): a change event."""
+
+    def tag_last_change(self, tag_id: int) -> int:
+        """``tagLastChangeEvent``."""
+
+    def task_output_dir(self, task_id: int) -> str:
+        """The task's output directory on this hub (``<KojiDir>/work/tasks/<N>/<id>``)."""
+
+    def runs_task(self, task_id: int) -> bool:
+        """Whether the calling host owns the open task (kojihub's ``Task.verifyHost``)."""
 
     def make_task(self, method: str, args: Sequence[Any], owner_id: int, channel: Optional[str]) -> int: ...
 
@@ -204,8 +223,15 @@ def submit(ctx: HubContext, settings: HubSettings, lock: Any, target: Any, opts:
         detail = explain_denial(data, settings)
         message = f"policy violation ({POLICY_NAME}): {reason or 'denied'}"
         raise PolicyDenied(message + (f"; {detail}" if detail else ""))
+    mode = merge_mode(ctx.external_repos(build_tag["id"]), submission)
     request = submission.to_request(tag_name, target)
     task_id = ctx.make_task(TASK_METHOD, [request], user["id"], settings.channel)
+    # valid (empty) metadata before the tag exists: no repo of it can ever be asked for without
+    result_dir = f"{ctx.task_output_dir(task_id)}/{RESULT_DIR}"
+    try:
+        repodata.write_empty(result_dir)
+    except OSError as exc:
+        raise StreamBuildError(f"cannot write the stream repository's metadata in {result_dir}: {exc}") from None
     extra: Dict[str, Any] = {
         "streambuild.key": submission.key,
         "streambuild.task_id": task_id,
@@ -216,8 +242,35 @@ def submit(ctx: HubContext, settings: HubSettings, lock: Any, target: Any, opts:
         extra[f"rpm.macro.{name}"] = value
     tag_id = ctx.create_stream_tag(tag_name, build_tag["id"], build_tag.get("arches"), extra)
     ctx.create_target(tag_name, tag_id, tag_id)
-    ctx.add_external_repo(tag_id, f"{tag_name}-results", repo_url(settings.topurl or ctx.topurl(), task_id))
+    ctx.add_external_repo(tag_id, external_repo_name(tag_name), repo_url(settings.topurl or ctx.topurl(), task_id),
+                          mode)
     return task_id
+
+
+def external_repo_name(tag_name: str) -> str:
+    return f"{tag_name}-results"
+
+
+def merge_mode(inherited: Sequence[Mapping[str, Any]], submission: Submission) -> str:
+    """The stream repo's merge mode: kojid merges all of a tag's external repos in one mode.
+
+    With none inherited, ``bare`` (every package of every repo, so a ``replaces: true``
+    component is offered beside the base's and the higher version wins); otherwise the
+    inherited one. In ``koji`` mode the base tag's package of the same source name hides
+    the stream's, so ``replaces: true`` components are refused there.
+    """
+    modes = sorted({str(e.get("merge_mode") or "koji") for e in inherited})
+    if len(modes) > 1:
+        raise InputError(f"the build tag's external repos use several merge modes ({', '.join(modes)}); "
+                         "kojid cannot merge them, so no stream tag can inherit from it")
+    mode = modes[0] if modes else "bare"
+    if mode == "koji":
+        replacing = [c.name for c in submission.components if c.replaces]
+        if replacing:
+            raise InputError(f"the build tag's external repos use merge mode koji, where the base's package of the "
+                             f"same source name hides a stream component's; replaces: true cannot work for "
+                             f"{', '.join(replacing)}")
+    return mode
 
 
 def _existing_task(tag: Mapping[str, Any], user: Mapping[str, Any], key: str) -> int:
@@ -266,7 +319,8 @@ def status(ctx: HubContext, task_id: Any) -> Dict[str, Any]:
     if result:
         for entry in result.get("components", []):
             if entry.get("name") in components:
-                components[entry["name"]].update({k: entry.get(k) for k in ("state", "task_id", "nvr", "message", "rpms", "buildonly")})
+                components[entry["name"]].update({k: entry.get(k) for k in ("state", "task_id", "nvr", "message", "rpms",
+                                                                            "buildonly", "log_tail")})
     if state == "CANCELED":
         for entry in components.values():
             if entry["state"] in ("waiting", "building"):
@@ -280,6 +334,7 @@ def status(ctx: HubContext, task_id: Any) -> Dict[str, Any]:
         "stream": opts.get("stream"),
         "components": list(components.values()),
         "result": RESULT_DIR if result else None,
+        "regenerations": (result or {}).get("regenerations"),
     }
 
 
@@ -330,3 +385,24 @@ def cancel(ctx: HubContext, task_id: Any) -> Dict[str, Any]:
     if TASK_STATES[info["state"]] not in FINISHED:
         ctx.cancel_task(task_id)
     return status(ctx, task_id)
+
+
+def publish(ctx: HubContext, task_id: Any, staged: Any) -> Dict[str, Any]:
+    """``streambuild.publish``: the stream task's host swaps in the stream repository's new index.
+
+    Returns the timestamp of the new index and the stream tag's change event that it made
+    (a repo of the tag created at or after it holds the new content).
+    """
+    info = _stream_task(ctx, task_id)
+    if not ctx.runs_task(task_id):
+        raise PolicyDenied(f"only the host running stream task {task_id} may publish its repository")
+    request = _request_of(info)
+    tag = ctx.tag(str(request.get("tag"))) if request.get("tag") else None
+    if tag is None:
+        raise InputError(f"stream task {task_id} has no stream tag")
+    try:
+        stamp = repodata.install(f"{ctx.task_output_dir(task_id)}/{RESULT_DIR}", staged)
+    except OSError as exc:
+        raise StreamBuildError(f"cannot publish the repository of stream task {task_id}: {exc}") from None
+    ctx.external_repo_changed(external_repo_name(tag["name"]), stamp)
+    return {"timestamp": stamp, "event": ctx.tag_last_change(tag["id"])}

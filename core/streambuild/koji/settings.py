@@ -3,6 +3,12 @@
 ``/etc/koji-hub/plugins/streambuild.conf`` on the hub, ``/etc/kojid/plugins/streambuild.conf``
 on builders; ``$STREAMBUILD_HUB_CONFIG`` overrides the path. A missing file gives the
 defaults; unknown sections and keys are errors naming the file and the key.
+
+Where stream sources may come from (:meth:`HubSettings.check_source_url`): a URL's
+scheme must be in ``allowed_schemes`` (https only by default) and its host in
+``allowed_scm_hosts``, where ``host`` allows the scheme's default port only and
+``host:PORT`` or ``host:*`` name the other ports allowed; URLs carrying user information
+(``user:password@``, ``token@``) are refused, and so is anything that is not plain ASCII.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from urllib.parse import urlsplit
 
 from .. import policy as policy_mod
 from .. import values
-from ..errors import InputError, Location
+from ..errors import InputError, Location, PolicyDenied
 
 DEFAULT_CONFIG = "/etc/koji-hub/plugins/streambuild.conf"
 CONFIG_ENV = "STREAMBUILD_HUB_CONFIG"
@@ -29,7 +35,7 @@ class HubSettings:
     """``/etc/koji-hub/plugins/streambuild.conf`` (``$STREAMBUILD_HUB_CONFIG`` overrides the path)."""
 
     allowed_scm_hosts: Tuple[str, ...] = ("src.fedoraproject.org", "pkgs.fedoraproject.org")
-    allowed_schemes: Tuple[str, ...] = ("https", "git")
+    allowed_schemes: Tuple[str, ...] = ("https",)
     channel: Optional[str] = None
     max_components: int = 1000
     topurl: Optional[str] = None  # where builders fetch task outputs (default: file://<KojiDir>)
@@ -43,12 +49,51 @@ class HubSettings:
     source: str = DEFAULT_CONFIG
 
     def scm_host_allowed(self, url: str) -> bool:
-        parts = urlsplit(url)
-        if parts.scheme not in self.allowed_schemes:
+        """Whether ``url``'s scheme and host (with its port, if it names one) are allowed."""
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError:
             return False
-        host = parts.hostname or ""
-        netloc = f"{host}:{parts.port}" if parts.port else host
-        return any(fnmatch.fnmatchcase(netloc, p) or fnmatch.fnmatchcase(host, p) for p in self.allowed_scm_hosts)
+        if parts.scheme not in self.allowed_schemes or parts.username is not None or "@" in parts.netloc:
+            return False
+        host = (parts.hostname or "").lower()
+        default = DEFAULT_PORTS.get(parts.scheme)
+        if port is None or port == default:
+            if any(fnmatch.fnmatchcase(host, p) for p in self.allowed_scm_hosts if ":" not in p):
+                return True
+            port = default  # "host:*" and "host:<default port>" allow the default port too
+        return port is not None and any(fnmatch.fnmatchcase(f"{host}:{port}", p) for p in self.allowed_scm_hosts)
+
+    def check_source_url(self, value: Any, field: str) -> str:
+        """A component's SCM or lookaside URL, or an :class:`InputError` (Koji's ParameterError) naming ``field``."""
+        if not isinstance(value, str) or not value:
+            raise InputError(f"{field} must be a non-empty string")
+        if not value.isascii() or not value.isprintable():
+            raise InputError(f"{field} {value!r} has characters other than printable ASCII")
+        try:
+            parts = urlsplit(value)
+            port = parts.port
+        except ValueError as exc:
+            raise InputError(f"{field} {value!r} is not a valid URL: {exc}") from None
+        if parts.username is not None or "@" in parts.netloc:
+            raise InputError(f"{field} {value!r} carries user information (user:password@ or token@); "
+                             "credentials never go into a stream's URLs")
+        try:
+            values.check_url(value, field)
+        except InputError as exc:
+            raise InputError(exc.message) from None
+        if parts.scheme != "file" and not parts.hostname:
+            raise InputError(f"{field} {value!r} has no host")
+        if not self.scm_host_allowed(value):
+            shown = f"{parts.hostname}:{port}" if port is not None else parts.hostname or "no host"
+            raise PolicyDenied(f"{field}: allowed-scm-host: {value} is not on an allowed SCM host and port "
+                               f"({shown}; this hub allows {', '.join(self.allowed_scm_hosts) or 'none'} "
+                               f"over {', '.join(self.allowed_schemes)})")
+        return value
+
+
+DEFAULT_PORTS = {"https": 443, "http": 80, "git": 9418, "ssh": 22}
 
 
 def load_settings(path: Optional[str] = None) -> HubSettings:

@@ -14,6 +14,13 @@ once the side tag's repo is regenerated. This client drives the chain itself:
    running build;
 4. the RPMs of each build are downloaded from its ``buildArch`` subtasks' output.
 
+Koji's reasons reach the user: before anything is created, the build tag's package list
+is checked (draft builds, like every build that is not scratch, are refused by kojid for
+a package not on the destination tag's list; the side tag inherits the build tag's), and
+the missing packages are named with the ``koji add-pkg`` an admin must run. A failed
+build is reported with Koji's fault text and the end of its most telling log
+(``build.log``, ``root.log``, ``checkout.log`` of the failed subtask).
+
 dist-git components build from their SCM URL at the locked commit; upstream-git
 components from an SRPM made here and uploaded (the hub's ``build_from_srpm`` policy
 must allow that for draft builds). The side tag is kept (``koji remove-sidetag``, or
@@ -22,28 +29,35 @@ must allow that for draft builds). The side tag is kept (``koji remove-sidetag``
 
 from __future__ import annotations
 
+import base64
 import time
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from .. import scheduler
 from ..build import BuildReport, ComponentResult, StreamJob
-from ..errors import InputError
+from ..errors import InputError, PolicyDenied
 from ..results import ResultStore
-from . import hubapi
+from . import foreign, hubapi
 
 _FINISHED = {"CLOSED", "FAILED", "CANCELED"}
+LOGS = ("build.log", "root.log", "checkout.log", "mergerepos.log", "createrepo.log")
+TAIL_BYTES = 16384
+TAIL_LINES = 40
+
+
+def package_list_hint(names: List[str], tag: str, user: Optional[str]) -> str:
+    """What a Koji admin must run so that ``tag`` (and side tags of it) may build ``names``."""
+    return f"a Koji admin must add them: koji add-pkg --owner {user or '<owner>'} {tag} {' '.join(names)}"
 
 
 class SidetagBuild:
     def __init__(self, backend: Any, job: StreamJob, target: str, keys: Mapping[str, str]) -> None:
-        from .._foreign.koji import TASK_STATES
-
         self.backend = backend
         self.job = job
         self.target = target
         self.keys = keys
         self.session = backend.connect()
-        self.state_names = {v: k for k, v in TASK_STATES.items()}
+        self.state_names = {v: k for k, v in foreign().TASK_STATES.items()}
         self.tasks: Dict[str, int] = {}
         self.nvrs: Dict[str, str] = {}
         self.record: Dict[str, Any] = {}
@@ -55,7 +69,7 @@ class SidetagBuild:
         self.backend.state(self.job).write({**self.record, "tasks": self.tasks, "nvrs": self.nvrs})
 
     def create_sidetag(self, build_tag: str) -> str:
-        from .._foreign.koji import CallUncertain
+        CallUncertain = foreign().CallUncertain
 
         mine = {"basetag": build_tag, "user": self.backend.user}
         before = {t["name"] for t in self.session.call("listSideTags", **mine)}
@@ -71,7 +85,7 @@ class SidetagBuild:
         raise InputError(f"cannot create a side tag of {build_tag} on {self.backend.profile.server}")
 
     def submit(self, name: str, src: str, opts: Mapping[str, Any]) -> int:
-        from .._foreign.koji import CallUncertain
+        CallUncertain = foreign().CallUncertain
 
         for _attempt in range(3):
             try:
@@ -93,8 +107,9 @@ class SidetagBuild:
         return None
 
     def sources(self) -> Dict[str, str]:
-        from .._foreign.koji import unique_upload_dir
         from .client import build_srpm
+
+        unique_upload_dir = foreign().unique_upload_dir
 
         srcs: Dict[str, str] = {}
         upload_dir: Optional[str] = None
@@ -114,6 +129,7 @@ class SidetagBuild:
         target_info = self.session.call("getBuildTarget", self.target)
         if not target_info:
             raise InputError(f"no such build target: {self.target} (on {self.backend.profile.server})")
+        self.check_package_list(target_info["build_tag_name"])
         ident = stream_key(self.job, self.backend.profile, self.target)
         old = self.backend.state(self.job).read()
         self.record = {"mode": "sidetag", "stream": ident, "hub": self.backend.profile.server,
@@ -128,7 +144,8 @@ class SidetagBuild:
         self.job.emit({"event": "koji-sidetag", "sidetag": self.record["sidetag"]})
         srcs = self.sources()
         deps = self.job.plan.dependencies
-        queue = scheduler.ReadyQueue(deps, scheduler.priorities(deps))
+        expected = {n: d[0] for n in deps if (d := self.job.plan.duration(n)) is not None}
+        queue = scheduler.ReadyQueue(deps, scheduler.priorities(deps, expected or None))
         running: Dict[int, str] = {}
         states: Dict[str, Tuple[str, str]] = {n: ("waiting", "") for n in deps}
         stopping = False
@@ -168,9 +185,11 @@ class SidetagBuild:
                     states[name] = ("done", found[0]["nvr"])
                     queue.done(name)
                     continue
-                states[name] = ("failed", f"task {task_id} {state.lower()}: {self.backend.profile.task_url(task_id)}")
-                self.job.emit({"event": "component", "component": name, "state": "failed",
-                               "message": states[name][1], "log": self.backend.profile.task_url(task_id)})
+                fault, tail = self.explain(task_id, state)
+                states[name] = ("failed", fault)
+                self.say(f"{name}: failed: {fault}")
+                self.job.emit({"event": "component", "component": name, "state": "failed", "message": fault,
+                               "log": self.backend.profile.task_url(task_id), "log_tail": tail})
                 for skipped in sorted(queue.failed(name)):
                     states[skipped] = ("skipped", f"needs {name}, which failed")
                     self.job.emit({"event": "component", "component": skipped, "state": "skipped",
@@ -181,6 +200,49 @@ class SidetagBuild:
             if running and not finished:
                 time.sleep(self.backend.profile.poll_interval)
         return self.collect(states)
+
+    def check_package_list(self, build_tag: str) -> None:
+        """Every component on the build tag's package list (inherited), or a denial saying who must add what."""
+        names = [c.name for c in self.job.plan.components]
+        configs = self.backend.poll([("getPackageConfig", (build_tag, n), {}) for n in names])
+        missing = [n for n, c in zip(names, configs) if c is None]
+        blocked = [n for n, c in zip(names, configs) if isinstance(c, dict) and c.get("blocked")]
+        problems = []
+        if missing:
+            problems.append(f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not on the package list "
+                            f"of {build_tag}, which its side tags inherit; Koji builds no draft (or other "
+                            f"non-scratch) build of a package missing from its tag's list; "
+                            + package_list_hint(missing, build_tag, self.backend.user))
+        if blocked:
+            problems.append(f"{', '.join(blocked)} {'is' if len(blocked) == 1 else 'are'} blocked on {build_tag}: "
+                            f"a Koji admin must unblock them: koji unblock-pkg {build_tag} {' '.join(blocked)}")
+        if problems:
+            raise PolicyDenied("; ".join(problems))
+
+    def explain(self, task_id: int, state: str) -> Tuple[str, str]:
+        """Koji's fault text of a failed build and the end of its most telling log."""
+        url = self.backend.profile.task_url(task_id)
+        if state == "CANCELED":
+            return f"task {task_id} was canceled ({url})", ""
+        fault, children = self.backend.poll([("getTaskResult", (task_id,), {}), ("getTaskChildren", (task_id,), {})])
+        text = str(fault) if isinstance(fault, Exception) else f"task {task_id} {state.lower()}"
+        if "not in list for tag" in text:
+            name, tag = _not_in_list(text)
+            text += f"; {package_list_hint([name], tag, self.backend.user)}"
+        kids = [c for c in (children if isinstance(children, list) else [])]
+        kids.sort(key=lambda c: (self.state_names.get(c.get("state")) != "FAILED", -int(c["id"])))
+        listings = self.backend.poll([("listTaskOutput", (c["id"],), {"stat": True}) for c in kids]
+                                     + [("listTaskOutput", (task_id,), {"stat": True})])
+        for log in LOGS:
+            for owner, listing in zip([c["id"] for c in kids] + [task_id], listings):
+                size = int(listing[log]["st_size"]) if isinstance(listing, dict) and log in listing else 0
+                if size:
+                    (data,) = self.backend.poll([("downloadTaskOutput", (owner, log),
+                                                  {"offset": -min(size, TAIL_BYTES), "size": TAIL_BYTES})])
+                    if isinstance(data, str):
+                        tail = base64.b64decode(data).decode("utf-8", "replace")
+                        return f"{text} ({url})", f"{log} of task {owner}:\n" + "".join(tail.splitlines(True)[-TAIL_LINES:])
+        return f"{text} ({url})", ""
 
     def collect(self, states: Mapping[str, Tuple[str, str]]) -> BuildReport:
         store = ResultStore(self.job.workdir.results)
@@ -212,3 +274,11 @@ class SidetagBuild:
             else:
                 report.results[comp.name] = ComponentResult(comp.name, state, key, log=url or None, message=detail)
         return report
+
+
+def _not_in_list(fault: str) -> Tuple[str, str]:
+    """``package X not in list for tag Y`` (kojid's BuildTask) -> (X, Y)."""
+    words = fault.split("package ", 1)[-1].split()
+    name = words[0] if words else "?"
+    tag = fault.rsplit("for tag ", 1)[-1].split()[0].rstrip(".;,") if "for tag " in fault else "?"
+    return name, tag

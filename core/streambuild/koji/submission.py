@@ -2,13 +2,21 @@
 
 A :class:`Submission` is the lock (every component at a full commit, from an allowed SCM
 host) plus what the manifest says of each component (flags, binary package names, the
-components it needs) and of the set (macros, install packages), with the idempotency
-key. The same structure travels in the ``streamBuild`` task's request, so the builder
-validates what it runs exactly as the hub validated what it accepted.
+components it needs, its expected build time) and of the set (macros, install packages),
+with the idempotency key. The same structure travels in the ``streamBuild`` task's
+request, so the builder validates what it runs exactly as the hub validated what it
+accepted.
+
+Everything here arrives over XML-RPC from anyone who can log in: every value is checked
+for its type and shape, and a malformed one is an :class:`~streambuild.errors.InputError`
+(Koji's ``ParameterError``) naming the field, never a ``TypeError`` or ``ValueError``.
+URLs (SCM, ``spec_source``, per-component ``lookaside``) are held to the hub's SCM host,
+port and scheme allow-list (:meth:`~.settings.HubSettings.check_source_url`).
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Tuple
@@ -16,7 +24,7 @@ from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Tuple
 from .. import policy as policy_mod
 from .. import values
 from ..base import Base, parse_base
-from ..errors import InputError, ManifestError, PolicyDenied
+from ..errors import InputError, ManifestError
 from ..lock import LOCK_VERSION, Lock, LockedComponent, SpecSource
 from ..manifest import Component
 from .settings import HubSettings
@@ -39,6 +47,7 @@ class SubmittedComponent:
     lookaside: Optional[str] = None
     packages: Tuple[str, ...] = ()  # binary package names (the client's analysis)
     after: Tuple[str, ...] = ()  # components it needs (the client's plan)
+    duration: Optional[float] = None  # expected build seconds (the client's estimate, for priorities)
 
     @property
     def name(self) -> str:
@@ -48,7 +57,7 @@ class SubmittedComponent:
         data: Dict[str, Any] = {"buildonly": self.buildonly, "replaces": self.replaces,
                                 "macros": dict(self.macros), "packages": list(self.packages),
                                 "after": list(self.after)}
-        for key in ("spec", "version", "lookaside"):
+        for key in ("spec", "version", "lookaside", "duration"):
             if getattr(self, key) is not None:
                 data[key] = getattr(self, key)
         return data
@@ -124,6 +133,8 @@ def parse_submission(lock: Any, opts: Any, settings: HubSettings) -> Submission:
     unknown = set(opts) - {"version", "idempotency_key", "stream", "scratch", "macros", "install", "components"}
     if unknown:
         raise InputError(f"opts: unknown keys {', '.join(sorted(map(str, unknown)))}")
+    if not all(isinstance(k, str) for k in opts):
+        raise InputError("opts: keys must be strings")
     if opts.get("version", SUBMISSION_VERSION) != SUBMISSION_VERSION:
         raise InputError(f"opts: version {opts.get('version')!r} is not supported (this hub speaks {SUBMISSION_VERSION})")
     if opts.get("scratch", True) is not True:
@@ -137,14 +148,16 @@ def parse_submission(lock: Any, opts: Any, settings: HubSettings) -> Submission:
     raw = opts.get("components")
     if not isinstance(raw, Mapping):
         raise InputError("opts.components must map every component of the lock to its options")
+    if not all(isinstance(k, str) for k in raw):
+        raise InputError("opts.components: keys must be component names")
     names = [c.name for c in parsed.components]
     missing = [n for n in names if n not in raw]
-    extra = sorted(set(map(str, raw)) - set(names))
+    extra = sorted(set(raw) - set(names))
     if missing or extra:
         raise InputError("opts.components does not match the lock: "
                          + "; ".join(filter(None, [f"missing {', '.join(missing)}" if missing else "",
                                                     f"not in the lock: {', '.join(extra)}" if extra else ""])))
-    comps = tuple(_submitted(c, raw[c.name], set(names)) for c in parsed.components)
+    comps = tuple(_submitted(c, raw[c.name], set(names), settings) for c in parsed.components)
     submission = Submission(stream, parse_base(parsed.base), key, comps, macros, install)
     _check_acyclic(submission)
     return submission
@@ -156,9 +169,13 @@ def parse_lock(data: Any, settings: HubSettings) -> Lock:
         raise InputError("lock must be a struct (the JSON of a stream-build lock file)")
     if data.get("version") != LOCK_VERSION:
         raise InputError(f"lock: not a stream-build lock of version {LOCK_VERSION}")
+    if not all(isinstance(k, str) for k in data):
+        raise InputError("lock: keys must be strings")
     unknown = set(data) - {"version", "base", "components"}
     if unknown:
         raise InputError(f"lock: unknown keys {', '.join(sorted(map(str, unknown)))}")
+    if not isinstance(data.get("base"), str):
+        raise InputError("lock.base must be a base name such as fedora-44-x86_64")
     try:
         base = parse_base(data.get("base"))
     except ManifestError as exc:
@@ -184,14 +201,14 @@ def _locked(raw: Any, index: int, settings: HubSettings) -> LockedComponent:
     fields = ("name", "type", "url", "ref", "resolved", "commit")
     if not isinstance(raw, Mapping) or any(not isinstance(raw.get(f), str) for f in fields):
         raise InputError(f"{where}: needs string fields {', '.join(fields)}")
-    unknown = set(raw) - set(fields) - {"spec_source"}
+    unknown = {str(k) for k in raw} - set(fields) - {"spec_source"}
     if unknown:
-        raise InputError(f"{where}: unknown keys {', '.join(sorted(map(str, unknown)))}")
+        raise InputError(f"{where}: unknown keys {', '.join(sorted(unknown))}")
     name = _check(values.check_name, raw["name"], where + ".name")
     where = f"component {name}"
     if raw["type"] not in ("dist-git", "git"):
         raise InputError(f"{where}: type must be 'dist-git' or 'git'")
-    url = _check(values.check_url, raw["url"], f"{where}: url")
+    url = settings.check_source_url(raw["url"], f"{where}: url")
     ref = _check(values.check_ref, raw["ref"], f"{where}: ref")
     if not values.is_full_commit(raw["commit"]):
         raise InputError(f"{where}: commit {raw['commit']!r} is not a full commit id (40 or 64 hex digits); "
@@ -206,26 +223,19 @@ def _locked(raw: Any, index: int, settings: HubSettings) -> LockedComponent:
             raise InputError(f"{where}: spec_source needs url, ref and commit")
         if not values.is_full_commit(ss["commit"]):
             raise InputError(f"{where}: spec_source commit {ss['commit']!r} is not a full commit id")
-        spec_source = SpecSource(_check(values.check_url, ss["url"], f"{where}: spec_source.url"),
+        spec_source = SpecSource(settings.check_source_url(ss["url"], f"{where}: spec_source.url"),
                                  _check(values.check_ref, ss["ref"], f"{where}: spec_source.ref"), ss["commit"])
-    for what, checked in (("url", url), ("spec_source.url", spec_source.url if spec_source else None)):
-        if checked is not None and not settings.scm_host_allowed(checked):
-            raise PolicyDenied(
-                f"{where}: allowed-scm-host: {what} {checked} is not on an allowed SCM host "
-                f"(this hub allows {', '.join(settings.allowed_scm_hosts) or 'none'} "
-                f"over {', '.join(settings.allowed_schemes)})"
-            )
     return LockedComponent(name, raw["type"], url, ref, resolved, raw["commit"], spec_source)
 
 
-def _submitted(locked: LockedComponent, raw: Any, names: set) -> SubmittedComponent:
+def _submitted(locked: LockedComponent, raw: Any, names: set, settings: HubSettings) -> SubmittedComponent:
     where = f"component {locked.name}"
-    if not isinstance(raw, Mapping):
+    if not isinstance(raw, Mapping) or not all(isinstance(k, str) for k in raw):
         raise InputError(f"{where}: options must be a struct")
-    allowed = {"buildonly", "replaces", "macros", "spec", "version", "lookaside", "packages", "after"}
+    allowed = {"buildonly", "replaces", "macros", "spec", "version", "lookaside", "packages", "after", "duration"}
     unknown = set(raw) - allowed
     if unknown:
-        raise InputError(f"{where}: unknown options {', '.join(sorted(map(str, unknown)))}")
+        raise InputError(f"{where}: unknown options {', '.join(sorted(unknown))}")
     for flag in ("buildonly", "replaces"):
         if not isinstance(raw.get(flag, False), bool):
             raise InputError(f"{where}: {flag} must be a boolean")
@@ -233,19 +243,25 @@ def _submitted(locked: LockedComponent, raw: Any, names: set) -> SubmittedCompon
     if spec is not None:
         _check(values.check_relative_path, spec, f"{where}: spec")
     version = raw.get("version")
-    if version is not None and (not isinstance(version, str) or not values._NAME.match(version)):
+    if version is not None and (not isinstance(version, str) or not values.is_name(version)):
         raise InputError(f"{where}: version {version!r} is not a valid rpm version")
     lookaside = raw.get("lookaside")
     if lookaside is not None:
-        lookaside = values.as_base_url(_check(values.check_url, lookaside, f"{where}: lookaside"))
-    packages = tuple(_check(values.check_name, p, f"{where}: packages") for p in _list(raw.get("packages", []), f"{where}: packages"))
-    after = tuple(_list(raw.get("after", []), f"{where}: after"))
+        lookaside = values.as_base_url(settings.check_source_url(lookaside, f"{where}: lookaside"))
+    packages = tuple(_check(values.check_name, p, f"{where}: packages")
+                     for p in _list(raw.get("packages", []), f"{where}: packages"))
+    after = tuple(_check(values.check_name, a, f"{where}: after")
+                  for a in _list(raw.get("after", []), f"{where}: after"))
     strangers = [a for a in after if a not in names or a == locked.name]
     if strangers:
-        raise InputError(f"{where}: after names {', '.join(map(str, strangers))}, not other components of the lock")
+        raise InputError(f"{where}: after names {', '.join(strangers)}, not other components of the lock")
+    duration = raw.get("duration")
+    if duration is not None and (isinstance(duration, bool) or not isinstance(duration, (int, float))
+                                 or not math.isfinite(duration) or duration < 0):
+        raise InputError(f"{where}: duration must be a number of seconds, not {duration!r}")
     return SubmittedComponent(locked, bool(raw.get("buildonly", False)), bool(raw.get("replaces", False)),
                               _macros(raw.get("macros") or {}, f"{where}: macros"), spec, version, lookaside,
-                              packages, tuple(sorted(set(after))))
+                              packages, tuple(sorted(set(after))), float(duration) if duration is not None else None)
 
 
 def _check_acyclic(submission: Submission) -> None:
@@ -272,10 +288,14 @@ def _check_acyclic(submission: Submission) -> None:
 
 
 def _check(check: Any, value: Any, what: str) -> str:
+    if not isinstance(value, str):
+        raise InputError(f"{what} must be a string, not {type(value).__name__}")
     try:
         return check(value, what)
     except InputError as exc:
         raise InputError(exc.message) from None
+    except (TypeError, ValueError) as exc:  # a checker meeting something it never expected
+        raise InputError(f"{what} {value!r} is not valid: {exc}") from None
 
 
 def _list(value: Any, what: str) -> List[Any]:
@@ -289,12 +309,12 @@ def _macros(raw: Any, what: str) -> Tuple[Tuple[str, str], ...]:
         raise InputError(f"{what} must be a struct of macro names to values")
     out = []
     for name, value in raw.items():
+        if not isinstance(name, str) or isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise InputError(f"{what}: {name!r} must name a macro and have a string value")
         try:
             values.check_macro_name(name)
-            values.check_macro_value(str(name), str(value))
+            values.check_macro_value(name, str(value))
         except InputError as exc:
             raise InputError(f"{what}: {exc.message}") from None
-        out.append((str(name), str(value)))
+        out.append((name, str(value)))
     return tuple(sorted(out))
-
-
