@@ -19,16 +19,8 @@ from koji.plugin import export_in
 logger = logging.getLogger("koji.plugin.streambuild")
 
 try:
-    import kojihub  # noqa: F401 - only a hub has it; its absence is reported per call
-    from koji.context import context
-    _HUB_ERROR = None
-except Exception as exc:  # noqa: BLE001
-    context = None
-    _HUB_ERROR = f"kojihub is not importable: {exc}"
-
-try:
     from streambuild import errors as _errors
-    from streambuild._foreign.koji import KojihubContext, fault_for
+    from streambuild._foreign.koji import KojihubContext, fault_for, hub_task_info, kojihub_problem
     from streambuild.koji import hubapi, policytests
     from streambuild.koji.policytests import (  # noqa: F401 - found by koji.policy.findSimpleTests
         IsStreamBuildTest,
@@ -39,12 +31,11 @@ try:
         StreamMacrosApprovedTest,
     )
     _SB_ERROR = None
+    _HUB_ERROR = kojihub_problem()
 except Exception as exc:  # noqa: BLE001
     hubapi = None
     _SB_ERROR = f"stream-build is not importable: {exc}"
-
-def _task_info(task_id):
-    return kojihub.Task(task_id).getInfo(strict=False)
+    _HUB_ERROR = None
 
 
 def _call(func, *args):
@@ -53,7 +44,7 @@ def _call(func, *args):
         raise koji.PluginError(f"streambuild plugin unavailable: {problem}")
     try:
         settings = hubapi.load_settings()  # $STREAMBUILD_HUB_CONFIG, else /etc/koji-hub/plugins/streambuild.conf
-        policytests.set_task_lookup(_task_info)
+        policytests.set_task_lookup(hub_task_info)
         ctx = KojihubContext(settings.topurl)
         return func(ctx, settings, *args) if func is hubapi.submit else func(ctx, *args)
     except _errors.StreamBuildError as exc:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from . import gitops, values
-from .errors import EXIT_FAILED, InputError, SourceError, StreamBuildError
+from .errors import BranchNotCreated, InputError, SourceError
 from .forgeconfig import SERIES, PolicySettings
 from .forges import DRY_RUN, EXISTS, MISSING, PENDING, BranchRequest, ForgeBackend, RequestResult, Ticket
 from .rules import FEDORA_BRANCH
@@ -38,12 +38,6 @@ _VERSION = re.compile(r"(?:^|(?<=[-_/vV]))[0-9]+(?:\.[0-9]+)*")  # v3.11.9, 3.11
 _SPEC_TAG = re.compile(r"^(URL|Source0?)\s*:\s*(\S+)", re.IGNORECASE | re.MULTILINE)
 _SPEC_DEFINE = re.compile(r"^%(?:global|define)\s+(\w+)\s+(.+?)\s*$", re.MULTILINE)
 _HOSTED = re.compile(r"(https?://(?:github\.com|gitlab\.com|codeberg\.org|bitbucket\.org|git\.sr\.ht)/[^/\s]+/[^/\s#?]+)")
-
-
-class BranchNotCreated(StreamBuildError):
-    """Following a request ended without the branch: the ticket was closed, or the wait timed out."""
-
-    exit_code = EXIT_FAILED
 
 
 @dataclass(frozen=True)

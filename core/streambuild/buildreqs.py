@@ -29,7 +29,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Protocol, Seque
 
 from ._foreign import rpmlib
 from ._foreign.rpmlib import Capability, PackageHeader
-from .capabilities import Dependency, RichDep, SimpleDep, parse_dependency
+from .capabilities import Dependency, SimpleDep, parse_dependency
 
 __all__ = ["SOURCES", "Requirement", "Resolution", "Host", "RpmHost", "ForeignHost", "detect_host", "resolve",
            "save", "load", "RESOLUTION_FILE"]

@@ -30,7 +30,7 @@ from . import forgeconfig, values
 from .check import CheckOptions, run_check
 from .cliutil import emit_json as _emit_json
 from .cliutil import handle_errors
-from .errors import InputError, PolicyDenied
+from .errors import BranchNotCreated, InputError, PolicyDenied
 from .forges import DRY_RUN, ForgeBackend, RequestResult, make_forge
 from .plugins import make_plugins
 from .policy import ALLOW, DENY, WARN, denials
@@ -157,7 +157,7 @@ def status(name: str, series: str, forge_name: Optional[str], dist_git: Optional
         result, _ = branches_mod.branch_status(forge, name, series, convention)
         _show(result, json_output)
         if result.state == branches_mod.MISSING:
-            raise branches_mod.BranchNotCreated(result.message)
+            raise BranchNotCreated(result.message)
         return
     seen = []
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
+from .redaction import redact
+
 #: Exit codes, documented in README.md ("Exit codes").
 EXIT_OK = 0
 EXIT_FAILED = 1  # a build or an install failed
@@ -46,8 +48,6 @@ class StreamBuildError(Exception):
 
     def __str__(self) -> str:
         """The message with its place; user information in URLs is never shown (``https://***@host/``)."""
-        from .values import redact  # values imports this module
-
         if self.location is not None:
             return redact(f"{self.location}: {self.message}")
         return redact(self.message)
@@ -124,3 +124,44 @@ class DiskFull(EnvironmentProblem):
 
 class DownloadError(SourceError):
     """A download took longer than allowed or was larger than allowed."""
+
+
+# -- the narrower errors of single parts (kept here, with their exit codes, for every front-end) -----
+
+
+class ForgeUnavailable(EnvironmentProblem):
+    """The forge cannot be reached, keeps failing, or answers something that is not its API."""
+
+
+class ForgeRequestError(InputError):
+    """The forge refused a request as invalid (a ``4xx`` other than 401, 403, 404)."""
+
+
+class ForgeAuthError(ForgeRequestError):
+    """The forge refused the token (``401``) or the token's user may not do this (``403``)."""
+
+
+class BranchNotCreated(StreamBuildError):
+    """Following a branch request ended without the branch: the ticket was closed, or the wait timed out."""
+
+    exit_code = EXIT_FAILED
+
+
+class CallUncertain(EnvironmentProblem):
+    """A Koji call that must not be repeated blindly failed in transit: the hub may or may not have run it."""
+
+
+class HubFault(StreamBuildError):
+    """A Koji fault, as one result of a multicall (``code`` is Koji's faultCode)."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class NotLoggedIn(StreamBuildError):
+    """A Koji hub call needs a logged-in user."""
+
+
+class StreamAbort(StreamBuildError):
+    """A Koji stream task cannot build the stream at all (a bad request, a commit that is not there, no repo)."""

@@ -18,7 +18,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import (
-    Any,
     Callable,
     Dict,
     FrozenSet,

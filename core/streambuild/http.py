@@ -36,19 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
 
 from . import __version__, values
-from .errors import EnvironmentProblem, InputError
-
-
-class ForgeUnavailable(EnvironmentProblem):
-    """The forge cannot be reached, keeps failing, or answers something that is not its API."""
-
-
-class ForgeRequestError(InputError):
-    """The forge refused a request as invalid (a ``4xx`` other than 401, 403, 404)."""
-
-
-class ForgeAuthError(ForgeRequestError):
-    """The forge refused the token (``401``) or the token's user may not do this (``403``)."""
+from .errors import ForgeAuthError, ForgeRequestError, ForgeUnavailable, InputError
 
 
 @dataclass(frozen=True)

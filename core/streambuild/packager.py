@@ -30,7 +30,7 @@ from . import gitops
 from . import lock as lock_mod
 from . import values
 from .build import BuildReport
-from .errors import EXIT_ENVIRONMENT, InputError, LockError, SourceError, StreamBuildError
+from .errors import InputError, LockError, SourceError, StreamBuildError
 from .manifest import Manifest
 from .publish import Published
 from .stream import Stream
@@ -191,14 +191,3 @@ def _started_since(journal: str, offset: int) -> bool:
             return b'"event": "run-start"' in handle.read()
     except OSError:
         return False
-
-
-def fedpkg_main() -> None:
-    """The ``fedpkg-stream`` command: fedpkg (rpkg where fedpkg is absent) with stream-build's subcommands."""
-    try:
-        from ._foreign import rpkg
-    except ImportError as exc:
-        print(f"fedpkg-stream: error: neither fedpkg nor rpkg can be imported ({exc}); "
-              "install fedpkg (Fedora) or rpkg (pip install rpkg)", file=sys.stderr)
-        sys.exit(EXIT_ENVIRONMENT)
-    rpkg.main()

@@ -22,6 +22,7 @@ from typing import Optional
 from urllib.parse import urlsplit
 
 from .errors import Location, UnsafeValueError
+from .redaction import redact  # noqa: F401 - part of this module's vocabulary
 
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._+-]*\Z")
 _MACRO_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -38,18 +39,6 @@ def is_name(value: str) -> bool:
 
 def _describe(value: str) -> str:
     return repr(redact(value))
-
-
-_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/?#@\s'\"]*)@")
-
-
-def redact(text: str) -> str:
-    """``text`` with the user information of every URL in it replaced by ``***``.
-
-    Use it for everything shown or logged that may hold a URL: error messages, git's
-    answers, journal records. ``ssh://git@host/x`` becomes ``ssh://***@host/x``.
-    """
-    return _USERINFO.sub(lambda m: f"{m.group('scheme')}***@", text) if "@" in text else text
 
 
 def check_name(value: str, what: str = "package name", where: Optional[Location] = None) -> str:

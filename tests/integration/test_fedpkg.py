@@ -32,7 +32,7 @@ GIT_ENV = {"GIT_AUTHOR_NAME": "Packager", "GIT_AUTHOR_EMAIL": "p@example.invalid
 def fedpkg(*args: str, cwd: Path, conf: Path, script: bool = False) -> Result:
     """Run ``fedpkg-stream`` (the console script, or plugins/fedpkg_stream.py as a script)."""
     launcher = [sys.executable, str(ROOT / "plugins" / "fedpkg_stream.py")] if script else \
-        [sys.executable, "-c", "from streambuild.packager import fedpkg_main; fedpkg_main()"]
+        [sys.executable, "-c", "from streambuild.fedpkg_stream import main; main()"]
     proc = subprocess.run([*launcher, "-C", str(conf), *args], cwd=cwd, capture_output=True, text=True,
                           stdin=subprocess.DEVNULL, timeout=300, env={**os.environ, **GIT_ENV})
     assert "Traceback" not in proc.stderr, proc.stderr

@@ -24,7 +24,7 @@ import pytest
 from conftest import cli
 from streambuild import acl, forgeconfig
 from streambuild.forges import parse_ticket
-from streambuild.http import ForgeAuthError
+from streambuild.errors import ForgeAuthError
 from streambuild.plugins import make_plugins
 from streambuild.policy import PolicyComponent
 

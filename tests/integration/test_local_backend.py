@@ -8,7 +8,6 @@ outside their sandbox.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import socket

@@ -17,7 +17,7 @@ from kojihub import state as hubstate
 from kojihub.api import HubAPI
 from kojihub.server import Handlers
 from streambuild._foreign.koji import KojihubContext, fault_for
-from streambuild.errors import InputError, PolicyDenied
+from streambuild.errors import InputError, NotLoggedIn, PolicyDenied
 from streambuild.koji import hubapi, policytests
 
 C1 = "a" * 40
@@ -216,9 +216,9 @@ def test_missing_target_and_anonymous_submit(hub):
     settings = hubapi.HubSettings(allowed_scm_hosts=("*",))
     with pytest.raises(InputError, match="no such build target: f99"):
         hubapi.submit(as_user(hub, hub.alice), settings, LOCK, "f99", OPTS)
-    with pytest.raises(hubapi.NotLoggedIn):
+    with pytest.raises(NotLoggedIn):
         hubapi.submit(as_user(hub, None), settings, LOCK, "f44", OPTS)
-    assert isinstance(fault_for(hubapi.NotLoggedIn("x")), koji.AuthError)
+    assert isinstance(fault_for(NotLoggedIn("x")), koji.AuthError)
     assert isinstance(fault_for(InputError("x")), koji.ParameterError)
 
 

@@ -33,14 +33,17 @@ import time
 import xmlrpc.client
 from dataclasses import dataclass
 from http.client import HTTPException
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import koji  # type: ignore[import-untyped]
 import koji.policy  # type: ignore[import-untyped]
 import requests
 
-from ..errors import BuildFailed, EnvironmentProblem, InputError, PolicyDenied, StreamBuildError
-from ..koji.config import KojiProfile
+from ..errors import (BuildFailed, CallUncertain, EnvironmentProblem, HubFault, InputError, NotLoggedIn,
+                      PolicyDenied, StreamBuildError)
+
+if TYPE_CHECKING:  # only its fields are read: the wall imports nothing of stream-build's koji package
+    from ..koji.config import KojiProfile
 
 BaseSimpleTest = koji.policy.BaseSimpleTest
 MatchTest = koji.policy.MatchTest
@@ -52,18 +55,6 @@ DOWNLOAD_CHUNK = 8 * 1024 * 1024
 log = logging.getLogger("streambuild.koji")
 
 _TRANSPORT = (requests.exceptions.RequestException, OSError, HTTPException, xmlrpc.client.ProtocolError)
-
-
-class CallUncertain(EnvironmentProblem):
-    """A call that must not be repeated blindly failed in transit: the hub may or may not have run it."""
-
-
-class HubFault(StreamBuildError):
-    """A Koji fault, as one result of a multicall (``code`` is Koji's faultCode)."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 @dataclass(frozen=True)
@@ -362,7 +353,6 @@ def build_error(message: str) -> Exception:
 
 def fault_for(exc: StreamBuildError) -> Exception:
     """The Koji exception the hub plugin raises for a stream-build error."""
-    from ..koji.hubapi import NotLoggedIn
 
     if isinstance(exc, NotLoggedIn):
         return koji.AuthError(str(exc))
@@ -375,6 +365,23 @@ def fault_for(exc: StreamBuildError) -> Exception:
 
 def plugin_error(message: str) -> Exception:
     return koji.PluginError(message)
+
+
+def kojihub_problem() -> Optional[str]:
+    """Why ``kojihub`` cannot be imported here (``None`` inside a hub, where it can)."""
+    try:
+        import kojihub  # type: ignore[import-not-found]  # noqa: F401
+        from koji.context import context  # type: ignore[import-untyped]  # noqa: F401
+    except Exception as exc:  # noqa: BLE001 - a hub plugin must never fail at import: say why instead
+        return f"kojihub is not importable: {exc}"
+    return None
+
+
+def hub_task_info(task_id: int) -> Optional[Mapping[str, Any]]:
+    """A task of this hub (``kojihub.Task.getInfo``), or ``None`` for an unknown id."""
+    import kojihub  # type: ignore[import-not-found]
+
+    return kojihub.Task(task_id).getInfo(strict=False)  # type: ignore[no-any-return]
 
 
 class KojihubContext:

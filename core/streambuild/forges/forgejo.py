@@ -29,7 +29,8 @@ from urllib.parse import quote
 from .. import values
 from ..errors import InputError
 from ..forgeconfig import ForgeSettings
-from ..http import ForgeUnavailable, HttpSettings, JsonClient
+from ..errors import ForgeUnavailable
+from ..http import HttpSettings, JsonClient
 from ..plugins import hookimpl
 from . import CREATED, EXISTS, REQUESTED, BranchRequest, RequestResult, Ticket
 

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Protocol, Sequence, Set, Tuple
 
 from .. import gitops, scheduler, srpm
-from ..errors import BuildFailed, EnvironmentProblem, InputError, SourceError, StreamBuildError
+from ..errors import BuildFailed, EnvironmentProblem, InputError, SourceError, StreamAbort, StreamBuildError
 from ..sources import prepare
 from ..workdir import WorkDir, write_json
 from . import hubapi, repodata
@@ -48,10 +48,6 @@ from .regen import RegenPlanner
 
 SRPM_DIR = "srpms"
 LOG_TAIL_LINES = 40
-
-
-class StreamAbort(StreamBuildError):
-    """The stream cannot be built at all (a bad request, a commit that is not there, no repo)."""
 
 
 class TaskHost(Protocol):

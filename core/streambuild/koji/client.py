@@ -25,7 +25,6 @@ its ``streambuild_target`` (or ``target=``/``$STREAM_BUILD_KOJI_TARGET``) and
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sys
@@ -33,19 +32,18 @@ import time
 import uuid
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from .. import srpm
 from ..backends import BuildJob, BuildOutcome
 from ..base import parse_base
 from ..build import BuildReport, ComponentResult, StreamJob
 from ..errors import BuildFailed, EnvironmentProblem, InputError
 from ..plugins import hookimpl
-from ..results import ResultStore, result_key
+from ..results import ResultStore
 from ..workdir import atomic_write
 from . import NAMESPACE, foreign, hubapi
+from .keys import BACKEND, result_keys, stream_key
 from .config import KojiProfile, load_profile
 
 STATE_FILE = "koji.json"
-BACKEND = "koji"
 _STATE_MAP = {"done": "done", "failed": "failed", "skipped": "skipped", "not-started": "not-started",
               "canceled": "not-started", "waiting": "not-started", "building": "not-started"}
 
@@ -53,21 +51,6 @@ _STATE_MAP = {"done": "done", "failed": "failed", "skipped": "skipped", "not-sta
 def _say_stderr(line: str) -> None:
     sys.stderr.write(f"koji: {line}\n")
     sys.stderr.flush()
-
-
-def stream_key(job: StreamJob, profile: KojiProfile, target: str) -> str:
-    """What the submitted stream is (hub, target, lock, flags): runs with the same one may share a task."""
-    data = [profile.server, target, job.lock.to_json(), job.manifest.digest()]
-    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
-
-
-def result_keys(job: StreamJob) -> Dict[str, str]:
-    """The result store keys of every component for this backend, as the local executor computes them."""
-    keys: Dict[str, str] = {}
-    for comp in job.plan.components:
-        keys[comp.name] = result_key(comp.name, comp.commit, job.sources[comp.name].digest, job.manifest.base.name,
-                                     job.macros[comp.name], BACKEND, [keys[d] for d in comp.after])
-    return keys
 
 
 def make_submission(job: StreamJob, key: str) -> hubapi.Submission:
@@ -396,11 +379,6 @@ class KojiBackend:
         if f"{NAMESPACE}.list" not in session.methods():
             raise EnvironmentProblem(f"{self.profile.server} has no streambuild hub plugin")
         return list(session.call(f"{NAMESPACE}.list", user or self.user))
-
-
-def build_srpm(job: StreamJob, name: str, out_dir: str) -> str:
-    """The SRPM of a component from its prepared sources (for hubs that build it from an upload)."""
-    return srpm.make_srpm(name, job.sources[name], job.macros[name], out_dir, job.workdir.tmp(f"srpm-{name}-"))
 
 
 @hookimpl

@@ -30,7 +30,7 @@ from typing import Any, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple
 
 from .. import policy as policy_mod
 from .. import rules, values
-from ..errors import InputError, PolicyDenied, StreamBuildError
+from ..errors import InputError, NotLoggedIn, PolicyDenied, StreamBuildError
 from . import POLICY_NAME, TASK_METHOD, repodata
 from .settings import CONFIG_ENV, DEFAULT_CONFIG, HubSettings, load_settings  # noqa: F401 - re-exported
 from .submission import (  # noqa: F401 - re-exported: the hub's vocabulary
@@ -49,10 +49,6 @@ _TAG_NAME = re.compile(r"[A-Za-z0-9/_.+-]+\Z")  # what Koji accepts in tag names
 # Koji's task states (koji.TASK_STATES), by number: kept here so that this module needs no koji.
 TASK_STATES = ("FREE", "OPEN", "CLOSED", "CANCELED", "ASSIGNED", "FAILED")
 FINISHED = ("CLOSED", "CANCELED", "FAILED")
-
-
-class NotLoggedIn(StreamBuildError):
-    """The call needs a logged-in user."""
 
 
 # ---------------------------------------------------------------------------

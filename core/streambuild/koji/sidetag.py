@@ -35,9 +35,10 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from .. import scheduler
 from ..build import BuildReport, ComponentResult, StreamJob
-from ..errors import InputError, PolicyDenied
+from ..errors import CallUncertain, InputError, PolicyDenied
 from ..results import ResultStore
 from . import foreign, hubapi
+from .keys import build_srpm, stream_key
 
 _FINISHED = {"CLOSED", "FAILED", "CANCELED"}
 LOGS = ("build.log", "root.log", "checkout.log", "mergerepos.log", "createrepo.log")
@@ -69,8 +70,6 @@ class SidetagBuild:
         self.backend.state(self.job).write({**self.record, "tasks": self.tasks, "nvrs": self.nvrs})
 
     def create_sidetag(self, build_tag: str) -> str:
-        CallUncertain = foreign().CallUncertain
-
         mine = {"basetag": build_tag, "user": self.backend.user}
         before = {t["name"] for t in self.session.call("listSideTags", **mine)}
         for _attempt in range(3):
@@ -85,8 +84,6 @@ class SidetagBuild:
         raise InputError(f"cannot create a side tag of {build_tag} on {self.backend.profile.server}")
 
     def submit(self, name: str, src: str, opts: Mapping[str, Any]) -> int:
-        CallUncertain = foreign().CallUncertain
-
         for _attempt in range(3):
             try:
                 return int(self.session.call("build", src, self.record["sidetag"], dict(opts), retry=False))
@@ -107,7 +104,6 @@ class SidetagBuild:
         return None
 
     def sources(self) -> Dict[str, str]:
-        from .client import build_srpm
 
         unique_upload_dir = foreign().unique_upload_dir
 
@@ -124,7 +120,6 @@ class SidetagBuild:
         return srcs
 
     def run(self) -> BuildReport:
-        from .client import stream_key
 
         target_info = self.session.call("getBuildTarget", self.target)
         if not target_info:
