@@ -31,7 +31,7 @@ from . import gitops, values
 from .errors import BranchNotCreated, InputError, SourceError
 from .forgeconfig import SERIES, PolicySettings
 from .forges import DRY_RUN, EXISTS, MISSING, PENDING, BranchRequest, ForgeBackend, RequestResult, Ticket
-from .rules import FEDORA_BRANCH
+from .policy.rules import FEDORA_BRANCH
 
 _SERIES = re.compile(SERIES + r"\Z")
 _VERSION = re.compile(r"(?:^|(?<=[-_/vV]))[0-9]+(?:\.[0-9]+)*")  # v3.11.9, 3.11, release-3.11, releases/v0.20

@@ -14,7 +14,7 @@ import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple
 
 from . import buildreqs, dynamic, scheduler
 from ._foreign import rpmlib
@@ -88,13 +88,24 @@ class BuildReport:
         return any(r.state == "submitted" for r in self.results.values())
 
 
+class StreamBackend(Protocol):
+    """A backend that builds a whole stream itself (Koji's ``streamBuild``), registered with
+    ``registry.add_stream_backend``; per-component backends are :class:`~streambuild.backends.Backend`."""
+
+    name: str
+
+    def known_durations(self, names: Sequence[str]) -> Mapping[str, float]:
+        """Build seconds it knows from history, for the names it knows (``{}`` when it knows none)."""
+
+    def build_stream(self, job: "StreamJob") -> "BuildReport":
+        """Build every component of ``job.plan``; report each (``submitted`` when it does not wait)."""
+
+
 @dataclass(frozen=True)
 class StreamJob:
-    """A whole stream for a backend that builds sets itself (Koji's ``streamBuild``), not one component at a time.
-
-    A backend offering ``build_stream(job) -> BuildReport`` gets this instead of per-component
-    :class:`~streambuild.backends.BuildJob` calls; it reports every component in the report,
-    with the RPMs it brought back (or ``submitted`` when it did not wait).
+    """A whole stream for a :class:`StreamBackend`, instead of per-component
+    :class:`~streambuild.backends.BuildJob` calls; it reports every component in the report, with
+    the RPMs it brought back (or ``submitted`` when it did not wait).
     """
 
     manifest: Any  # streambuild.manifest.Manifest

@@ -1,7 +1,7 @@
 """``stream-build branch request|list|status`` and ``stream-build check``: thin commands over the library.
 
 The branch commands ask a forge (:mod:`streambuild.forges`) through
-:mod:`streambuild.branches`; ``check`` runs :func:`streambuild.check.run_check`.
+:mod:`streambuild.branches`; ``check`` runs :func:`streambuild.policy.check.run_check`.
 Defaults come from the forges config file (:mod:`streambuild.forgeconfig`): a Fedora
 packager types ``stream-build branch request python3.11 release-3.11``. Tokens are
 read from the config file or the environment, never from options.
@@ -27,7 +27,7 @@ import click
 
 from . import branches as branches_mod
 from . import forgeconfig, values
-from .check import CheckOptions, run_check
+from .policy.check import CheckOptions, run_check
 from .cliutil import emit_json as _emit_json
 from .cliutil import handle_errors
 from .errors import BranchNotCreated, InputError, PolicyDenied

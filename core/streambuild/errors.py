@@ -165,3 +165,7 @@ class NotLoggedIn(StreamBuildError):
 
 class StreamAbort(StreamBuildError):
     """A Koji stream task cannot build the stream at all (a bad request, a commit that is not there, no repo)."""
+
+
+class PluginConflict(EnvironmentProblem):
+    """Two plugins registered the same name (a backend, an install target, a rule, a forge type)."""

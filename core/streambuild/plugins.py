@@ -20,7 +20,7 @@ BUILTIN_PLUGINS = (
     "streambuild.koji.client",
     "streambuild.targets.installroot",
     "streambuild.targets.container",
-    "streambuild.rules",
+    "streambuild.policy.rules",
     "streambuild.forges.pagure",
     "streambuild.forges.forgejo",
     "streambuild.forges.gitforge",

@@ -14,6 +14,7 @@ from typing import Dict, Iterable, List, Sequence, Tuple
 
 from . import procs
 from .errors import EnvironmentProblem, PolicyDenied, PublishError
+from .policy.rules import shared_binary_names
 from .workdir import WorkDir, disk_full, nearly_full
 
 STREAM_REPO = "stream"
@@ -34,17 +35,12 @@ def rpm_name(path: str) -> str:
 
 
 def check_unique_names(rpms_by_component: Dict[str, Sequence[str]]) -> None:
-    """No two components of a set may ship a binary RPM of the same name."""
-    owner: Dict[str, str] = {}
-    clashes = []
-    for component in sorted(rpms_by_component):
-        for path in rpms_by_component[component]:
-            name = rpm_name(path)
-            if name in owner and owner[name] != component:
-                clashes.append(f"{name} (from {owner[name]} and {component})")
-            owner.setdefault(name, component)
+    """No two components of a set may ship a binary RPM of the same name (the policy's own rule, on the
+    RPMs really built: a name analysis could not see, e.g. from a generated subpackage, is caught here)."""
+    clashes = shared_binary_names({c: [rpm_name(p) for p in rpms_by_component[c]] for c in sorted(rpms_by_component)})
     if clashes:
-        raise PolicyDenied("two components ship binary RPMs of the same name: " + ", ".join(clashes))
+        raise PolicyDenied("two components ship binary RPMs of the same name: " + ", ".join(
+            f"{name} (from {' and '.join(components)})" for name, components in sorted(clashes.items())))
 
 
 def make_repo(directory: str, rpms: Iterable[str]) -> None:

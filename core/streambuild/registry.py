@@ -1,52 +1,112 @@
-"""The registry plugins fill: build backends, install targets, policy rules and forge types, by name."""
+"""The registry plugins fill: build backends, install targets, policy rules and forge types, by name.
+
+Each kind of choice has its own typed table and its own ``add_*`` method (the shape of tox's
+``tox_register_tox_env``): the core asks the registry what a name is, never the object it made
+(``if target == "container"`` or ``getattr(backend, "build_stream")`` have no place in it).
+
+- **backends** build one component at a time (:class:`streambuild.backends.Backend`: ``local``,
+  ``mock``); **stream backends** build a whole set themselves and report every component
+  (:class:`streambuild.build.StreamBackend`: ``koji``);
+- **install targets** install a request (:class:`streambuild.install.InstallTarget`);
+- **policy rules** (:class:`streambuild.policy.Rule`) and **forge types** (branch requests).
+
+A name registered twice, by two plugins or twice by one, is a :class:`PluginConflict` (exit 4):
+which of the two would win is not the user's to guess.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Tuple, TypeVar
 
-from .errors import InputError
+from .errors import InputError, PluginConflict
+
+if TYPE_CHECKING:
+    from .backends import Backend
+    from .build import StreamBackend
+    from .policy import Rule
+
+__all__ = ["Registry", "BackendFactory", "StreamBackendFactory", "InstallTargetFactory", "ForgeFactory"]
+
+BackendFactory = Callable[..., "Backend"]
+StreamBackendFactory = Callable[..., "StreamBackend"]
+InstallTargetFactory = Callable[..., Any]  # (ImageSettings) for the container target, () for the others
+ForgeFactory = Callable[..., Any]  # (settings, http)
+
+F = TypeVar("F")
 
 
 class Registry:
     """Named choices contributed by plugins through ``streambuild_register``."""
 
     def __init__(self) -> None:
-        self.backends: Dict[str, Callable[..., Any]] = {}
-        self.install_targets: Dict[str, Callable[..., Any]] = {}
-        self.policy_rules: List[Any] = []
-        self.forges: Dict[str, Callable[..., Any]] = {}
+        self.backends: Dict[str, BackendFactory] = {}
+        self.stream_backends: Dict[str, StreamBackendFactory] = {}
+        self.install_targets: Dict[str, InstallTargetFactory] = {}
+        self.policy_rules: List["Rule"] = []
+        self.forges: Dict[str, ForgeFactory] = {}
 
-    @staticmethod
-    def _add(table: Dict[str, Callable[..., Any]], kind: str, name: str, factory: Callable[..., Any]) -> None:
-        if name in table:
-            raise ValueError(f"{kind} {name!r} is registered twice")
+    def _add(self, table: Dict[str, F], kind: str, name: str, factory: F) -> None:
+        if not isinstance(name, str) or not name:
+            raise PluginConflict(f"a plugin registered a {kind} without a name")
+        taken = name in table or (table is self.backends and name in self.stream_backends) or (
+            table is self.stream_backends and name in self.backends)
+        if taken:
+            raise PluginConflict(f"{kind} {name!r} is registered twice (two installed plugins offer it); "
+                                 "uninstall one of them")
         table[name] = factory
 
-    def add_backend(self, name: str, factory: Callable[..., Any]) -> None:
+    # -- adding -------------------------------------------------------------------------------
+
+    def add_backend(self, name: str, factory: BackendFactory) -> None:
+        """A backend that builds one component per call (``factory(**options)`` -> ``Backend``)."""
         self._add(self.backends, "build backend", name, factory)
 
-    def add_install_target(self, name: str, factory: Callable[..., Any]) -> None:
+    def add_stream_backend(self, name: str, factory: StreamBackendFactory) -> None:
+        """A backend that builds a whole stream itself (``factory(**options)`` -> ``StreamBackend``)."""
+        self._add(self.stream_backends, "build backend", name, factory)
+
+    def add_install_target(self, name: str, factory: InstallTargetFactory) -> None:
         self._add(self.install_targets, "install target", name, factory)
 
-    def add_policy_rule(self, rule: Any) -> None:
+    def add_policy_rule(self, rule: "Rule") -> None:
+        if any(existing.name == rule.name for existing in self.policy_rules):
+            raise PluginConflict(f"policy rule {rule.name!r} is registered twice (two installed plugins offer it)")
         self.policy_rules.append(rule)
 
-    def add_forge(self, kind: str, factory: Callable[..., Any]) -> None:
+    def add_forge(self, kind: str, factory: ForgeFactory) -> None:
         """A forge type for branch requests (see :mod:`streambuild.forges`): ``factory(settings, http)``."""
         self._add(self.forges, "forge type", kind, factory)
 
+    # -- asking -------------------------------------------------------------------------------
+
     @staticmethod
-    def _get(table: Dict[str, Callable[..., Any]], kind: str, name: str) -> Callable[..., Any]:
+    def _get(table: Dict[str, F], kind: str, name: str, names: Tuple[str, ...] = ()) -> F:
         try:
             return table[name]
         except KeyError:
-            raise InputError(f"unknown {kind} {name!r} (available: {', '.join(sorted(table))})") from None
+            shown = ", ".join(sorted(names or tuple(table)))
+            raise InputError(f"unknown {kind} {name!r} (available: {shown})") from None
 
-    def backend(self, name: str) -> Callable[..., Any]:
-        return self._get(self.backends, "build backend", name)
+    @property
+    def backend_names(self) -> Tuple[str, ...]:
+        """Every build backend, per component or whole-stream."""
+        return tuple(sorted({*self.backends, *self.stream_backends}))
 
-    def install_target(self, name: str) -> Callable[..., Any]:
+    def builds_streams(self, name: str) -> bool:
+        """Whether backend ``name`` builds whole streams (a :class:`~streambuild.build.StreamBackend`)."""
+        if name in self.stream_backends:
+            return True
+        self._get(self.backends, "build backend", name, self.backend_names)
+        return False
+
+    def backend(self, name: str) -> BackendFactory:
+        return self._get(self.backends, "build backend", name, self.backend_names)
+
+    def stream_backend(self, name: str) -> StreamBackendFactory:
+        return self._get(self.stream_backends, "build backend", name, self.backend_names)
+
+    def install_target(self, name: str) -> InstallTargetFactory:
         return self._get(self.install_targets, "install target", name)
 
-    def forge(self, kind: str) -> Callable[..., Any]:
+    def forge(self, kind: str) -> ForgeFactory:
         return self._get(self.forges, "forge type", kind)

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from . import check as policy_check
+from .policy import check as policy_check
 from . import durations as durations_mod
 from . import journal as journal_mod
 from . import lock as lock_mod
@@ -116,7 +116,8 @@ class Stream:
 
     def macros_for(self, comp: Component) -> Tuple[Tuple[str, str], ...]:
         merged: Dict[str, str] = dict(self.manifest.base.macros())
-        for extra in self.plugins.hook.streambuild_build_macros(base=self.manifest.base, component=comp):
+        # pluggy calls the newest registration first: merge in registration order, so later plugins win
+        for extra in reversed(self.plugins.hook.streambuild_build_macros(base=self.manifest.base, component=comp)):
             merged.update(extra or {})
         merged.update(dict(self.manifest.macros))
         merged.update(dict(comp.macros))
@@ -209,19 +210,21 @@ class Stream:
         run is not checked again when the run it continues was checked.
         """
         tools.require(tools.STREAM_TOOLS, "building a stream")
-        backend, backend_reason = choose_backend(backend, self.plugins.registry.backends)
+        registry = self.plugins.registry
+        backend, backend_reason = choose_backend(backend, registry.backend_names)
+        whole_streams = registry.builds_streams(backend)
         last = None
         if resume:
             last = journal_mod.last_run(self.workdir.journal)
             if last is None or not last.interrupted:
                 raise InputError("--resume: there is no interrupted run in this work directory")
             mode = "locked"
-        factory = self.plugins.registry.backend(backend)
+        factory = registry.stream_backend(backend) if whole_streams else registry.backend(backend)
         try:
-            backend_obj = factory(**backend_options) if backend_options else factory()
+            backend_obj: Any = factory(**backend_options) if backend_options else factory()
         except TypeError as exc:
             raise InputError(f"build backend {backend!r} does not take these options: {exc}") from None
-        planned = self.plan(mode, getattr(backend_obj, "known_durations", None))  # a backend with build history
+        planned = self.plan(mode, backend_obj.known_durations if whole_streams else None)  # a hub's build history
         if resume and last is not None and last.start.get("lock") not in (None, planned.lock.to_json()):
             raise LockError(f"--resume: {self.lock_path} changed since the interrupted run; build without --resume")
         checked = bool(resume and last is not None and last.start.get("checked"))
@@ -240,9 +243,8 @@ class Stream:
             self.warn(note, kind="plan")
         outcome = "interrupted"  # until the builds are over: a full disk there can be resumed
         try:
-            build_stream = getattr(backend_obj, "build_stream", None)
-            if build_stream is not None:  # a backend that builds the whole set itself (koji)
-                report = build_stream(StreamJob(self.manifest, planned.lock, planned.plan, planned.sources,
+            if whole_streams:  # a backend that builds the whole set itself (koji)
+                report = backend_obj.build_stream(StreamJob(self.manifest, planned.lock, planned.plan, planned.sources,
                                                 planned.macros, self.workdir, self.emit, keep_going, self.jobs))
             else:
                 executor = Executor(

@@ -22,7 +22,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pytest
 
 from conftest import cli
-from streambuild import acl, forgeconfig
+from streambuild import forgeconfig
+from streambuild.policy import acl
 from streambuild.forges import parse_ticket
 from streambuild.errors import ForgeAuthError
 from streambuild.plugins import make_plugins

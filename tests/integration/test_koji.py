@@ -28,7 +28,7 @@ import kojihub.newrepo
 import kojihub.repos
 from conftest import Result, add_package, manifest, needs_rpm, spec
 from streambuild.koji import hubapi
-from streambuild.acl import from_spec
+from streambuild.policy.acl import from_spec
 from streambuild.policy import PolicyComponent
 
 pytestmark = [pytest.mark.integration, needs_rpm]

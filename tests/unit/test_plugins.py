@@ -34,7 +34,9 @@ def test_every_hook_is_exercised_by_a_test() -> None:
 
 def test_builtins_register_like_third_party_plugins() -> None:
     plugins = make_plugins(load_entry_points=False)
-    assert set(plugins.registry.backends) == {"local", "mock", "koji"}
+    assert set(plugins.registry.backends) == {"local", "mock"}
+    assert set(plugins.registry.stream_backends) == {"koji"} and plugins.registry.builds_streams("koji")
+    assert plugins.registry.backend_names == ("koji", "local", "mock")
     assert set(plugins.registry.install_targets) == {"installroot", "host", "container"}
     assert set(plugins.registry.forges) == {"pagure", "forgejo", "git"}
     assert len(plugins.registry.policy_rules) == 8
@@ -75,8 +77,54 @@ def test_a_misspelled_hook_fails_loudly() -> None:
         make_plugins(extra=[Typo()], load_entry_points=False)
 
 
-def test_a_name_registered_twice_is_an_error() -> None:
-    registry = Registry()
-    registry.add_backend("x", object)
-    with pytest.raises(ValueError, match="registered twice"):
-        registry.add_backend("x", object)
+def test_a_name_registered_twice_is_a_plugin_conflict() -> None:
+    from streambuild.errors import PluginConflict
+
+    class Twice:
+        @hookimpl
+        def streambuild_register(self, registry) -> None:  # type: ignore[no-untyped-def]
+            registry.add_backend("local", object)
+
+    with pytest.raises(PluginConflict, match="build backend 'local' is registered twice") as info:
+        make_plugins(extra=[Twice()], load_entry_points=False)
+    assert info.value.exit_code == 4
+
+    class Shadow:
+        @hookimpl
+        def streambuild_register(self, registry) -> None:  # type: ignore[no-untyped-def]
+            registry.add_stream_backend("mock", object)  # a stream backend may not take a backend's name either
+
+    with pytest.raises(PluginConflict, match="'mock' is registered twice"):
+        make_plugins(extra=[Shadow()], load_entry_points=False)
+
+
+def test_build_macros_merge_in_order_later_plugins_winning() -> None:
+    from streambuild.base import parse_base
+    from streambuild.manifest import parse_manifest
+    from streambuild.stream import Stream
+
+    class First:
+        @hookimpl
+        def streambuild_build_macros(self, base, component):  # type: ignore[no-untyped-def]
+            return {"_with_cuda": "0", "vendor": "first"}
+
+    class Second:
+        @hookimpl
+        def streambuild_build_macros(self, base, component):  # type: ignore[no-untyped-def]
+            return {"vendor": "second"}
+
+    plugins = make_plugins(extra=[First(), Second()], load_entry_points=False)
+    text = ("base: fedora-44-x86_64\nmacros: {vendor: manifest}\nbuild:\n- type: dist-git\n  url: file:///srv/\n"
+            "  packages:\n  - a:release-1\n  - {name: b, ref: release-1, macros: {vendor: component}}\n")
+    manifest = parse_manifest(text, "/tmp/m.yaml")
+    stream = Stream.__new__(Stream)
+    stream.manifest, stream.plugins = manifest, plugins
+    a, b = manifest.components
+    macros_a = dict(stream.macros_for(a))
+    # the base's dist macros first, then the plugins (registered later wins), then the manifest, then the component
+    assert macros_a["dist"] == parse_base("fedora-44-x86_64").dist and macros_a["_with_cuda"] == "0"
+    assert macros_a["vendor"] == "manifest"
+    assert dict(stream.macros_for(b))["vendor"] == "component"
+    without_manifest = parse_manifest(text.replace("macros: {vendor: manifest}\n", ""), "/tmp/m.yaml")
+    stream.manifest = without_manifest
+    assert dict(stream.macros_for(without_manifest.components[0]))["vendor"] == "second"

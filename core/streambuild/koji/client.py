@@ -32,7 +32,6 @@ import time
 import uuid
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from ..backends import BuildJob, BuildOutcome
 from ..base import parse_base
 from ..build import BuildReport, ComponentResult, StreamJob
 from ..errors import BuildFailed, EnvironmentProblem, InputError
@@ -179,10 +178,6 @@ class KojiBackend:
 
     def state(self, job: StreamJob) -> KojiState:
         return KojiState(job.workdir.path(STATE_FILE))
-
-    def build(self, job: BuildJob) -> BuildOutcome:
-        """The per-component entry of other backends: Koji builds whole streams only."""
-        return BuildOutcome(False, message="the koji backend builds whole streams (Stream.build calls build_stream)")
 
     # -- building ---------------------------------------------------------------------
 
@@ -383,4 +378,4 @@ class KojiBackend:
 
 @hookimpl
 def streambuild_register(registry) -> None:  # type: ignore[no-untyped-def]
-    registry.add_backend(BACKEND, KojiBackend)
+    registry.add_stream_backend(BACKEND, KojiBackend)

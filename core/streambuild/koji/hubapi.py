@@ -29,8 +29,9 @@ import re
 from typing import Any, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple
 
 from .. import policy as policy_mod
-from .. import rules, values
+from .. import values
 from ..errors import InputError, NotLoggedIn, PolicyDenied, StreamBuildError
+from ..policy import rules
 from . import POLICY_NAME, TASK_METHOD, repodata
 from .settings import CONFIG_ENV, DEFAULT_CONFIG, HubSettings, load_settings  # noqa: F401 - re-exported
 from .submission import (  # noqa: F401 - re-exported: the hub's vocabulary
@@ -116,7 +117,9 @@ def submission_from_policy_data(data: Mapping[str, Any]) -> Optional[Submission]
 
 def explain_denial(data: Mapping[str, Any], settings: HubSettings, rule_names: Optional[Sequence[str]] = None) -> str:
     """Every core-rule denial for a stream's policy data, one ``component: rule: reason`` each."""
-    from ..acl import from_spec  # the ACL may reach a forge; only when a denial is explained
+    from ..policy.acl import (
+        from_spec,  # the ACL may reach a forge; only when a denial is explained
+    )
 
     submission = submission_from_policy_data(data)
     if submission is None:

@@ -3,7 +3,7 @@
 Each class is a ``koji.policy`` test; the hub finds them in the hub plugin's namespace
 (``koji.policy.findSimpleTests``) and any policy section can use them. The stream tests
 read the submission from ``stream_build`` policy data (:func:`streambuild.koji.hubapi.policy_data`)
-and delegate to the core rules in :mod:`streambuild.rules`; they are true when the rule
+and delegate to the core rules in :mod:`streambuild.policy.rules`; they are true when the rule
 denies nothing::
 
     [policy]
@@ -21,7 +21,7 @@ denies nothing::
 ``stream_branch`` takes optional glob patterns (``stream_branch release-* series-*``)
 instead of the configured ``series_pattern``; ``stream_macros_approved`` takes macro
 names approved in addition to the configured ``approved_macros``. ``stream_commit_rights``
-uses the configured ACL source (``[policy] acl``, read by :func:`streambuild.acl.from_spec`).
+uses the configured ACL source (``[policy] acl``, read by :func:`streambuild.policy.acl.from_spec`).
 
 ``is_stream_build`` is true for ``stream_build`` data and for data of any task that is,
 or descends from, a ``streamBuild`` task (``channel``/``priority`` data carry ``method``
@@ -34,10 +34,10 @@ import fnmatch
 from typing import Any, Callable, Iterable, Mapping, Optional
 
 from .. import policy as policy_mod
-from .. import rules
+from ..policy import rules
 from .._foreign.koji import BaseSimpleTest, MatchTest
 from . import TASK_METHOD, hubapi
-from ..acl import from_spec
+from ..policy.acl import from_spec
 
 #: How a test finds a task by id (``{'method', 'parent'}``); the hub plugin installs kojihub's.
 TaskLookup = Callable[[int], Optional[Mapping[str, Any]]]

@@ -39,7 +39,7 @@ class HubSettings:
     channel: Optional[str] = None
     max_components: int = 1000
     topurl: Optional[str] = None  # where builders fetch task outputs (default: file://<KojiDir>)
-    acl: str = "none"  # streambuild.acl.from_spec: "none", "file:PATH", "pagure:URL", "forgejo:URL"
+    acl: str = "none"  # streambuild.policy.acl.from_spec: "none", "file:PATH", "pagure:URL", "forgejo:URL"
     series_pattern: str = policy_mod.DEFAULT_SERIES_PATTERN
     approved_macros: FrozenSet[str] = frozenset()
     # builder side (read by the builder plugin from the same file format)

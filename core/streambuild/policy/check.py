@@ -8,7 +8,7 @@
   fetched (``--prune``, so deleted and force-pushed branches are gone) into its mirror
   and asked ``git branch --contains``; a commit no branch contains is unreproducible;
 * the base's binary package names when the manifest lists ``base_repos``;
-* the submitter and the commit-rights source of the config (:mod:`streambuild.acl`);
+* the submitter and the commit-rights source of the config (:mod:`streambuild.policy.acl`);
 * the approved macros and the release-series convention of the config.
 
 :func:`run_check` is ``stream-build check``: every finding, verdicts as the rules give
@@ -25,19 +25,38 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
+from typing import (
+    TYPE_CHECKING,
+    Dict,
+    FrozenSet,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+)
 
-from . import acl, gitops
-from . import journal as journal_mod
-from .analyse import AnalysisCache, SpecJob, analyse_all
-from .baserepo import package_names
-from .errors import PolicyDenied
-from .forgeconfig import Config, PolicySettings
-from .lock import Lock, LockedComponent
-from .policy import DENY, WARN, CommitRights, Finding, PolicyComponent, PolicyInput, denials, evaluate
+from .. import gitops
+from .. import journal as journal_mod
+from ..analyse import AnalysisCache, SpecJob, analyse_all
+from ..baserepo import package_names
+from ..errors import PolicyDenied
+from ..forgeconfig import Config, PolicySettings
+from ..lock import Lock, LockedComponent
+from . import (
+    DENY,
+    WARN,
+    CommitRights,
+    Finding,
+    PolicyComponent,
+    PolicyInput,
+    acl,
+    denials,
+    evaluate,
+)
 
 if TYPE_CHECKING:
-    from .stream import Planned, Stream
+    from ..stream import Planned, Stream
 
 
 @dataclass(frozen=True)
@@ -166,7 +185,7 @@ def preflight(stream: "Stream", planned: "Planned", options: Optional[CheckOptio
     The findings are reported as a ``policy`` event to the plugins (``--json`` shows them).
     """
     if options is None:
-        from . import forgeconfig
+        from .. import forgeconfig
 
         options = CheckOptions.from_config(config or forgeconfig.load(), stream.plugins)
     packages = {c.name: c.analysis.package_names for c in planned.plan.components}

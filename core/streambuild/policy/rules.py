@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Dict, Iterable, List
+from typing import Dict, Iterable, List, Mapping
 
-from .plugins import hookimpl
-from .policy import ALLOW, DENY, SET, WARN, Finding, PolicyComponent, PolicyInput
+from ..plugins import hookimpl
+from . import ALLOW, DENY, SET, WARN, Finding, PolicyComponent, PolicyInput
 
 FEDORA_BRANCH = re.compile(r"(f[0-9]+|rawhide|epel[0-9]+(-next)?|el[0-9]+|eln|main|master)\Z")
 
@@ -103,20 +103,29 @@ class BuildonlyRule:
             yield Finding(SET, self.name, ALLOW, "no component is build-only")
 
 
+def shared_binary_names(packages: Mapping[str, Iterable[str]]) -> Dict[str, List[str]]:
+    """The binary package names more than one component ships, with those components (in order).
+
+    The rule ``unique-binary-names``, for the rule itself (on analysed names) and for publishing
+    (on the RPMs really built).
+    """
+    owners: Dict[str, List[str]] = {}
+    for component, names in packages.items():
+        for name in dict.fromkeys(names):
+            owners.setdefault(name, []).append(component)
+    return {name: components for name, components in owners.items() if len(components) > 1}
+
+
 @dataclass(frozen=True)
 class UniqueBinaryNamesRule:
     name: str = "unique-binary-names"
     description: str = "no two components of a set ship the same binary RPM name"
 
     def check(self, data: PolicyInput) -> Iterable[Finding]:
-        owners: Dict[str, List[str]] = {}
-        for comp in data.components:
-            for pkg in comp.packages:
-                owners.setdefault(pkg, []).append(comp.name)
-        if not owners:
+        if not any(comp.packages for comp in data.components):
             yield Finding(SET, self.name, WARN, "the binary packages of the set are unknown (not analysed)")
             return
-        clashes = {pkg: names for pkg, names in owners.items() if len(names) > 1}
+        clashes = shared_binary_names({comp.name: comp.packages for comp in data.components})
         for pkg, names in sorted(clashes.items()):
             for name in names:
                 others = ", ".join(n for n in names if n != name)

@@ -6,7 +6,7 @@ from typing import List, Optional, Tuple
 
 import pytest
 
-from streambuild import acl
+from streambuild.policy import acl
 from streambuild.errors import InputError
 from streambuild.policy import PolicyComponent
 

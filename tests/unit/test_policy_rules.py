@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import pytest
 
-from streambuild import rules
+from streambuild.policy import rules
 from streambuild.plugins import make_plugins
 from streambuild.policy import (ALLOW, DEFAULT_SERIES_PATTERN, DENY, SET, WARN, Finding, PolicyComponent,
                                 PolicyInput, denials, evaluate, summary)

@@ -28,14 +28,14 @@ from __future__ import annotations
 import threading
 from typing import Any, Dict, FrozenSet, Optional, Protocol, Set, Tuple
 
-from . import values
-from .errors import InputError, Location
-from .forgeconfig import Config, ForgeSettings
-from .forges import make_forge
-from .forges.forgejo import WRITE_PERMISSIONS, ForgejoForge
-from .forges.pagure import PagureForge
-from .http import HttpSettings
-from .policy import PolicyComponent
+from .. import values
+from ..errors import InputError, Location
+from ..forgeconfig import Config, ForgeSettings
+from ..forges import make_forge
+from ..forges.forgejo import WRITE_PERMISSIONS, ForgejoForge
+from ..forges.pagure import PagureForge
+from ..http import HttpSettings
+from . import PolicyComponent
 
 COMMIT_LEVELS = frozenset({"owner", "admin", "commit"})
 

@@ -4,13 +4,22 @@ Every rule looks at a :class:`PolicyInput` (what is known about a stream set and
 submits it) and returns :class:`Finding` objects, each naming the component, the rule,
 the verdict and the reason. The same rules run in ``stream-build check``, in the
 preflight of ``build``, and in the Koji hub plugin's policy tests. Built-in rules are
-registered by :mod:`streambuild.rules` like any plugin's.
+registered by :mod:`streambuild.policy.rules` like any plugin's.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, FrozenSet, Iterable, List, Optional, Protocol, Sequence, Tuple
+from typing import (
+    Callable,
+    FrozenSet,
+    Iterable,
+    List,
+    Optional,
+    Protocol,
+    Sequence,
+    Tuple,
+)
 
 DENY, WARN, ALLOW = "deny", "warn", "allow"
 SET = "*"  # the component name of a finding about the whole set
