@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Sequence
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import pytest
 
@@ -172,3 +175,25 @@ def without_user_namespaces(argv: Sequence[str]) -> List[str]:
     whose ``user.max_user_namespaces`` is 0: as for a user on a host with user namespaces off.
     """
     return [sys.executable, "-c", _NO_USER_NAMESPACES, *argv]
+
+
+@contextlib.contextmanager
+def loopback_listener() -> Iterator[Tuple[int, List[object]]]:
+    """A TCP port on 127.0.0.1 and the list of connections it accepted (to show that nothing reached it)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    server.settimeout(10)
+    reached: List[object] = []
+
+    def accept() -> None:
+        try:
+            reached.append(server.accept())
+        except OSError:
+            pass
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield server.getsockname()[1], reached
+    finally:
+        server.close()

@@ -39,6 +39,7 @@ from .errors import PlanError
 from .providers import ProviderIndex
 
 __all__ = ["ComponentFacts", "Link", "Edge", "Unmet", "DagResult", "DepGraph", "build_graph", "BaseIndex",
+           "strongly_connected",
            "PREDICTED", "SOURCES"]
 
 #: Where a provide (or an edge) came from, most certain first. ``generated``: the requirement
@@ -164,7 +165,7 @@ def _no_base(capability: str) -> bool:
     return False
 
 
-def _strongly_connected(
+def strongly_connected(
     nodes: Iterable[str], successors: Callable[[str], Iterable[str]]
 ) -> List[List[str]]:
     """Tarjan's algorithm without recursion: every SCC, trivial ones included.
@@ -349,7 +350,7 @@ class DepGraph:
         edges = self.edges
         order = self._order
         out: List[Tuple[str, ...]] = []
-        for component in _strongly_connected(self.names, edges.__getitem__):
+        for component in strongly_connected(self.names, edges.__getitem__):
             if len(component) > 1 or component[0] in edges[component[0]]:
                 out.append(tuple(sorted(component, key=order.__getitem__)))
         return tuple(out)
@@ -387,7 +388,7 @@ class DepGraph:
         kept: Dict[str, List[str]] = {n: list(out) for n, out in edges.items()}
         broken: List[Edge] = []
         unbreakable: List[str] = []
-        for component in _strongly_connected(self.names, edges.__getitem__):
+        for component in strongly_connected(self.names, edges.__getitem__):
             if len(component) == 1 and component[0] not in edges[component[0]]:
                 continue
             members = set(component)
@@ -408,7 +409,7 @@ class DepGraph:
                 kept[n] = others + mine
             remaining = [
                 c
-                for c in _strongly_connected(ordered, hard.__getitem__)
+                for c in strongly_connected(ordered, hard.__getitem__)
                 if len(c) > 1 or c[0] in hard[c[0]]
             ]
             if remaining:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import needs_rpm, spec
+from conftest import loopback_listener, needs_rpm, spec
 from streambuild.analyse import AnalysisCache, SpecJob, analyse_all, analyse_spec
 from streambuild.base import parse_base
 from streambuild.errors import AnalysisError
@@ -103,30 +103,14 @@ d
 
 
 def test_spec_code_runs_confined(tmp_path):
-    import socket
-    import threading
-
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(1)
-    server.settimeout(10)
-    reached = []
-
-    def accept() -> None:
-        try:
-            reached.append(server.accept())
-        except OSError:
-            pass
-
-    threading.Thread(target=accept, daemon=True).start()
     specs = tmp_path / "specs"
     specs.mkdir()
     targets = {"shell_target": tmp_path / "pwned-by-shell", "lua_target": tmp_path / "pwned-by-lua",
                "beside": specs / "written-beside-the-spec"}
     path = specs / "hostile.spec"
-    path.write_text(HOSTILE.format(port=server.getsockname()[1], **targets))
-    analysis = analyse_spec(_job(path))
-    server.close()
+    with loopback_listener() as (port, reached):
+        path.write_text(HOSTILE.format(port=port, **targets))
+        analysis = analyse_spec(_job(path))
     assert analysis.name == "hostile"  # the spec was parsed...
     for target in targets.values():  # ...and its %(...) and %{lua:} wrote nothing outside the sandbox's /tmp
         assert not target.exists(), target

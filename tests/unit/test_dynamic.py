@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import io
-import socket
 import tarfile
-import threading
 import time
 from pathlib import Path
 from typing import Dict
 
 import pytest
 
-from conftest import needs_rpm
+from conftest import loopback_listener, needs_rpm
 from streambuild import dynamic, sandbox
 from streambuild.analyse import Analysis, Generator
 from streambuild.errors import AnalysisError
@@ -53,29 +51,16 @@ def test_without_sources_the_order_may_be_incomplete_and_says_so() -> None:
 
 
 def test_the_hooks_run_sandboxed_on_the_sources(tmp_path: Path) -> None:
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(1)
-    server.settimeout(10)
-    reached = []
-
-    def accept() -> None:
-        try:
-            reached.append(server.accept())
-        except OSError:
-            pass
-
-    threading.Thread(target=accept, daemon=True).start()
     outside = tmp_path / "outside"
-    setup = (f"import socket\ntry:\n    socket.create_connection(('127.0.0.1', {server.getsockname()[1]}), timeout=3)\n"
-             "except OSError:\n    pass\n"
-             f"try:\n    open({str(outside)!r}, 'w').write('x')\nexcept OSError:\n    pass\n"
-             "from setuptools import setup\nsetup()\n")
     sources = tmp_path / "sources"
     sources.mkdir()
-    tarball(sources, {"pyproject.toml": PYPROJECT, "setup.py": setup})
-    found = dynamic.plan_time("python-tiny", analysis(Generator("pyproject")), str(sources), "3.14", timeout=120)
-    server.close()
+    with loopback_listener() as (port, reached):
+        setup = (f"import socket\ntry:\n    socket.create_connection(('127.0.0.1', {port}), timeout=3)\n"
+                 "except OSError:\n    pass\n"
+                 f"try:\n    open({str(outside)!r}, 'w').write('x')\nexcept OSError:\n    pass\n"
+                 "from setuptools import setup\nsetup()\n")
+        tarball(sources, {"pyproject.toml": PYPROJECT, "setup.py": setup})
+        found = dynamic.plan_time("python-tiny", analysis(Generator("pyproject")), str(sources), "3.14", timeout=120)
     assert found is not None and found.exact, found
     assert "python3dist(idna) >= 2.5" in found.requires
     assert not reached and not outside.exists()  # no network, and nothing written outside its /tmp

@@ -10,6 +10,8 @@ import ast
 from pathlib import Path
 from typing import Dict, List, Set
 
+from streambuild.graph import strongly_connected
+
 CORE = Path(__file__).resolve().parents[2] / "core"
 
 #: Each foreign Python API and the one module of stream-build allowed to import it.
@@ -70,48 +72,9 @@ def graph() -> Dict[str, Set[str]]:
 
 
 def cycles(edges: Dict[str, Set[str]]) -> List[List[str]]:
-    """Strongly connected components of more than one module (Tarjan, iterative)."""
-    index: Dict[str, int] = {}
-    low: Dict[str, int] = {}
-    stack: List[str] = []
-    on_stack: Set[str] = set()
-    found: List[List[str]] = []
-    for root in sorted(edges):
-        if root in index:
-            continue
-        work = [(root, iter(sorted(edges[root])))]
-        index[root] = low[root] = len(index)
-        stack.append(root)
-        on_stack.add(root)
-        while work:
-            node, successors = work[-1]
-            advanced = False
-            for succ in successors:
-                if succ not in index:
-                    index[succ] = low[succ] = len(index)
-                    stack.append(succ)
-                    on_stack.add(succ)
-                    work.append((succ, iter(sorted(edges[succ]))))
-                    advanced = True
-                    break
-                if succ in on_stack:
-                    low[node] = min(low[node], index[succ])
-            if advanced:
-                continue
-            work.pop()
-            if work:
-                low[work[-1][0]] = min(low[work[-1][0]], low[node])
-            if low[node] == index[node]:
-                component = []
-                while True:
-                    member = stack.pop()
-                    on_stack.discard(member)
-                    component.append(member)
-                    if member == node:
-                        break
-                if len(component) > 1:
-                    found.append(sorted(component))
-    return found
+    """Strongly connected components of more than one module (the planner's own Tarjan)."""
+    found = strongly_connected(sorted(edges), lambda node: sorted(edges[node]))
+    return [sorted(c) for c in found if len(c) > 1]
 
 
 def test_no_import_cycles() -> None:
