@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from . import sandbox
+from . import procs, sandbox
 from .errors import AnalysisError
 from .graph import ComponentFacts
 from .specparse import SpecRequest
@@ -199,9 +199,9 @@ class _Worker:
         box = sandbox.Sandbox(readable=tuple(readable), fedora_shell=True,
                               env={"PYTHONPATH": os.pathsep.join(p for p in sys.path if p)})
         cmd = sandbox.command(box, argv, "spec analysis")
-        try:
-            self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                         start_new_session=True)
+        try:  # its own process group, which dies with stream-build (procs) and is killed whole on a timeout
+            self.proc = procs.popen(cmd, group=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=subprocess.DEVNULL)
         except FileNotFoundError as exc:
             raise AnalysisError(f"cannot start the spec parser: {exc}") from None
         self._buffer = b""

@@ -16,22 +16,20 @@ base package of a given name provide (the prediction of a component's generated 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import tempfile
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Set, Tuple
 
-from . import values
+from . import http, values
 from ._foreign import createrepo
 from ._foreign.rpmlib import Capability, overlaps
 from .capabilities import SimpleDep
 from .errors import SourceError
 from .workdir import atomic_write
 
-TIMEOUT = 120
 INDEX_VERSION = 1
 
 
@@ -51,13 +49,13 @@ class BasePackage:
 
 
 def _get(url: str) -> bytes:
+    """One metadata file, downloaded within the bounds every download has (:class:`http.DownloadLimits`)."""
+    out = io.BytesIO()
     try:
-        with urllib.request.urlopen(url, timeout=TIMEOUT) as response:
-            return bytes(response.read())
-    except urllib.error.HTTPError as exc:
-        raise SourceError(f"base repository answered {exc.code} {exc.reason} for {url}") from None
-    except (urllib.error.URLError, OSError) as exc:
-        raise SourceError(f"cannot read base repository {url}: {getattr(exc, 'reason', exc)}") from None
+        http.download(url, out, http.DownloadLimits.from_environment())
+    except http.DownloadFailed as exc:
+        raise SourceError(f"cannot read base repository {url}: {exc}") from None
+    return out.getvalue()
 
 
 def _checked(base: str, record: createrepo.MetadataRecord) -> bytes:

@@ -42,6 +42,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
+from . import procs
 from .errors import EnvironmentProblem, InputError
 
 __all__ = ["Sandbox", "available", "layers_available", "enabled", "command", "run", "DISABLE_VARIABLE",
@@ -354,9 +355,9 @@ def run(sandbox: Sandbox, argv: Sequence[str], what: str, timeout: float,
     bubblewrap's ``--die-with-parent``).
     """
     cmd = command(sandbox, argv, what)
-    try:
-        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    try:  # a process group of its own, which dies with stream-build (procs) and is killed whole on a timeout
+        proc = procs.popen(cmd, group=True, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     except FileNotFoundError as exc:
         raise EnvironmentProblem(f"{what}: cannot start {cmd[0]}: {exc.strerror}") from None
     try:
