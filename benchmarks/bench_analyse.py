@@ -45,7 +45,8 @@ from streambuild.stream import Stream  # noqa: E402
 SNAPSHOT = ROOT.parent / "shared" / "data" / "fedora-rawhide-specs.tar.xz"
 GIT_ENV = dict(os.environ, GIT_AUTHOR_NAME="b", GIT_AUTHOR_EMAIL="b@example.invalid",
                GIT_COMMITTER_NAME="b", GIT_COMMITTER_EMAIL="b@example.invalid", GIT_CONFIG_GLOBAL=os.devnull)
-MACROS = tuple(sorted(parse_base("fedora-44-x86_64").macros().items()))
+BASE = parse_base("fedora-44-x86_64")
+MACROS = tuple(sorted(BASE.macros().items()))
 
 
 def extract(directory: Path) -> List[Path]:
@@ -58,7 +59,7 @@ def extract(directory: Path) -> List[Path]:
 
 
 def jobs_for(specs: Sequence[Path]) -> List[SpecJob]:
-    return [SpecJob(p.stem, str(p), MACROS, "bench") for p in specs]
+    return [SpecJob(p.stem, str(p), MACROS, "bench", BASE.analysis_fallback()) for p in specs]
 
 
 def rpmspec_baseline(jobs: Sequence[SpecJob], workers: int) -> float:

@@ -161,13 +161,15 @@ class SpecJob:
     spec_path: str
     macros: Tuple[Tuple[str, str], ...]
     source_digest: str
+    fallback: Tuple[Tuple[str, str], ...] = ()  # defined only where the host lacks them (%python3_version)
 
     def cache_key(self) -> str:
-        data = json.dumps([ANALYSIS_VERSION, self.source_digest, self.macros], sort_keys=True)
+        data = json.dumps([ANALYSIS_VERSION, self.source_digest, self.macros, self.fallback], sort_keys=True)
         return hashlib.sha256(data.encode()).hexdigest()
 
     def request(self) -> SpecRequest:
-        return SpecRequest(self.spec_path, self.macros, os.path.dirname(os.path.abspath(self.spec_path)))
+        return SpecRequest(self.spec_path, self.macros, os.path.dirname(os.path.abspath(self.spec_path)),
+                           self.fallback)
 
 
 def define_args(macros: Sequence[Tuple[str, str]]) -> List[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
 from .errors import Location, ManifestError
 
@@ -51,6 +51,11 @@ class Base:
             return table[self.version]
         newest = max(table)
         return table[newest] if self.version > newest else table[min(table)]
+
+    def analysis_fallback(self) -> Tuple[Tuple[str, str], ...]:
+        """Macros the base's buildroot defines that a host without its macro packages lacks: defined for
+        analysis only where the host has none of that name (its own ``%python3_version`` wins)."""
+        return (("python3_version", self.python3_version),)
 
     @property
     def releasever(self) -> str:

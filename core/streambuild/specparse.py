@@ -65,14 +65,17 @@ class SpecRequest:
     spec: str
     macros: Tuple[Tuple[str, str], ...] = ()
     sourcedir: Optional[str] = None
+    #: macros defined only where the host has none of that name (the base's ``%python3_version``)
+    fallback: Tuple[Tuple[str, str], ...] = ()
 
     def to_json(self) -> Dict[str, Any]:
-        return {"spec": self.spec, "macros": [list(m) for m in self.macros], "sourcedir": self.sourcedir}
+        return {"spec": self.spec, "macros": [list(m) for m in self.macros], "sourcedir": self.sourcedir,
+                "fallback": [list(m) for m in self.fallback]}
 
     @classmethod
     def from_json(cls, data: Dict[str, Any]) -> "SpecRequest":
         return cls(str(data["spec"]), tuple((str(k), str(v)) for k, v in data.get("macros", [])),
-                   data.get("sourcedir"))
+                   data.get("sourcedir"), tuple((str(k), str(v)) for k, v in data.get("fallback", [])))
 
 
 def macro_file_entries(path: str) -> Dict[str, str]:
@@ -104,6 +107,7 @@ class Parser:
     def __init__(self) -> None:
         self.rpm = rpmlib.SpecParser()
         self.rpm.reset()
+        self.host_macros = frozenset(n for n in ("python3_version",) if self.rpm.is_defined(n))
         self.compat: Dict[str, str] = {
             name: text for name, text in macro_file_entries(COMPAT_MACROS).items() if not self.rpm.is_defined(name)
         }
@@ -122,6 +126,9 @@ class Parser:
         self.rpm.reset()
         if self.compat or self.overrides:
             self.rpm.load(self.compat_file)
+        for name, value in request.fallback:
+            if name not in self.host_macros:
+                self.rpm.define(name, value)
         for name, value in request.macros:
             self.rpm.define(name, value)
         sourcedir = request.sourcedir or os.path.dirname(os.path.abspath(request.spec))

@@ -135,8 +135,7 @@ class Stream:
         lock = self.lock(mode)
         sources = self.prepare(lock)
         macros = {c.name: self.macros_for(c) for c in self.manifest.components}
-        jobs = [SpecJob(c.name, sources[c.name].spec_path, macros[c.name], sources[c.name].digest)
-                for c in self.manifest.components]
+        jobs = self.spec_jobs(sources, macros)
         cache = AnalysisCache(self.workdir.path("analysis"))
         analyses = self._with_dynamic(jobs, analyse_all(jobs, cache), sources, cache)
         base = self.base_index(analyses.values())
@@ -167,6 +166,13 @@ class Stream:
             notes=notes,
         )
         return Planned(lock, plan, sources, macros, base)
+
+    def spec_jobs(self, sources: Mapping[str, PreparedSource],
+                  macros: Optional[Mapping[str, Tuple[Tuple[str, str], ...]]] = None) -> List[SpecJob]:
+        """What to analyse: every component's spec at its prepared sources, with its macros."""
+        fallback = self.manifest.base.analysis_fallback()
+        return [SpecJob(c.name, sources[c.name].spec_path, macros[c.name] if macros else self.macros_for(c),
+                        sources[c.name].digest, fallback) for c in self.manifest.components]
 
     def base_index(self, analyses: Iterable[Analysis] = ()) -> Optional[BaseProvides]:
         """What the base's repositories (``base_repos:``) provide; ``None`` when the manifest lists none."""

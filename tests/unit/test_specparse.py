@@ -101,3 +101,14 @@ def test_source0_is_the_first_source(parser: Parser, tmp_path: Path) -> None:
     result = parse(parser, tmp_path, HEADER.format(name="pkg") + (
         "Source5: c.conf\nSource0: %{pypi_source pkg 1.2}\nPatch0: fix.patch\n%description\nd\n%files\n"))
     assert result["sources"] == ["https://files.pythonhosted.org/packages/source/p/pkg/pkg-1.2.tar.gz", "c.conf"]
+
+
+def test_the_bases_python_is_used_where_the_host_has_none(parser: Parser, tmp_path: Path) -> None:
+    path = tmp_path / "pkg.spec"
+    path.write_text(HEADER.format(name="pkg") + "%if 0%{?python3_version_nodots} >= 314\nBuildRequires: new-enough\n"
+                    "%endif\n%description\nd\n%files\n")
+    fallback = (("python3_version", "3.14"),)
+    result = parser.parse(SpecRequest(str(path), (("dist", ".fc44"),), None, fallback))
+    if parser.rpm.is_defined("python3_version"):
+        pytest.skip("this host defines %python3_version itself (its own wins)")
+    assert result["ok"] and result["buildrequires"] == ["new-enough"]

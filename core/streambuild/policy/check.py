@@ -38,7 +38,7 @@ from typing import (
 
 from .. import gitops
 from .. import journal as journal_mod
-from ..analyse import AnalysisCache, SpecJob, analyse_all
+from ..analyse import AnalysisCache, analyse_all
 from ..baserepo import package_names
 from ..errors import PolicyDenied
 from ..forgeconfig import Config, PolicySettings
@@ -109,8 +109,7 @@ def base_packages(urls: Sequence[str]) -> Optional[FrozenSet[str]]:
 def analysed_packages(stream: "Stream", lock: Lock) -> Dict[str, Tuple[str, ...]]:
     """Binary package names per component, from the analysis of each spec at its locked commit."""
     sources = stream.prepare(lock)
-    jobs = [SpecJob(c.name, sources[c.name].spec_path, stream.macros_for(c), sources[c.name].digest)
-            for c in stream.manifest.components]
+    jobs = stream.spec_jobs(sources)
     analyses = analyse_all(jobs, AnalysisCache(stream.workdir.path("analysis")))
     return {name: a.package_names for name, a in analyses.items()}
 
