@@ -109,6 +109,6 @@ def test_the_bases_python_is_used_where_the_host_has_none(parser: Parser, tmp_pa
                     "%endif\n%description\nd\n%files\n")
     fallback = (("python3_version", "3.14"),)
     result = parser.parse(SpecRequest(str(path), (("dist", ".fc44"),), None, fallback))
-    if parser.rpm.is_defined("python3_version"):
+    if "python3_version" in parser.host_macros:
         pytest.skip("this host defines %python3_version itself (its own wins)")
     assert result["ok"] and result["buildrequires"] == ["new-enough"]
