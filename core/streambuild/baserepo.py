@@ -21,7 +21,19 @@ import json
 import os
 import tempfile
 from dataclasses import dataclass
-from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Set, Tuple
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    FrozenSet,
+    Iterable,
+    List,
+    Optional,
+    Sequence,
+    Set,
+    Tuple,
+    TypeVar,
+)
 
 from . import http, values
 from ._foreign import createrepo
@@ -77,7 +89,11 @@ def _checked(base: str, record: createrepo.MetadataRecord) -> bytes:
     return data
 
 
-def _parse_file(data: bytes, href: str, reader):  # type: ignore[no-untyped-def]
+T = TypeVar("T")
+
+
+def _parse_file(data: bytes, href: str, reader: Callable[[str], Iterable[T]]) -> List[T]:
+    """What ``reader`` (a createrepo_c parser, which reads files) makes of ``data``, named like ``href``."""
     suffix = "".join(os.path.basename(href).partition(".")[1:]) or ".xml"
     with tempfile.NamedTemporaryFile(suffix=suffix if suffix.startswith(".") else "." + suffix) as handle:
         handle.write(data)
@@ -109,7 +125,7 @@ class RepoMetadata:
         return _parse_file(_checked(self.base, record), record.href, createrepo.filelists_packages)
 
 
-def _read_cache(path: Optional[str]) -> Optional[dict]:
+def _read_cache(path: Optional[str]) -> Optional[Dict[str, Any]]:
     if not path:
         return None
     try:
@@ -120,7 +136,7 @@ def _read_cache(path: Optional[str]) -> Optional[dict]:
         return None
 
 
-def _write_cache(path: Optional[str], data: dict) -> None:
+def _write_cache(path: Optional[str], data: Dict[str, Any]) -> None:
     if path:
         atomic_write(path, json.dumps({"version": INDEX_VERSION, **data}).encode())
 

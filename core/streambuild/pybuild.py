@@ -28,11 +28,12 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from . import pyreqs
+from .predict import pep503
 
-try:
+if sys.version_info >= (3, 11):
     import tomllib
-except ImportError:  # pragma: no cover - Python < 3.11
-    import tomli as tomllib  # type: ignore[no-redef]
+else:  # pragma: no cover - Python < 3.11
+    import tomli as tomllib
 
 DEFAULT_BACKEND = "setuptools.build_meta:__legacy__"
 DEFAULT_REQUIRES = ("setuptools >= 40.8",)
@@ -97,36 +98,46 @@ def _inside(root: str, name: str) -> bool:
 
 def extract(archive: str, dest: str) -> str:
     """Unpack a source archive (tar of any compression, zip) safely; return its project directory."""
-    total = 0
     if zipfile.is_zipfile(archive):
-        with zipfile.ZipFile(archive) as zf:
-            members = zf.infolist()
-            if len(members) > MAX_ARCHIVE_MEMBERS:
-                raise ProbeError(f"{os.path.basename(archive)} has more than {MAX_ARCHIVE_MEMBERS} members")
-            for member in members:
-                total += member.file_size
-                if total > MAX_ARCHIVE_BYTES or not _inside(dest, member.filename):
-                    raise ProbeError(f"{os.path.basename(archive)}: refusing member {member.filename!r}")
-            zf.extractall(dest)
+        _extract_zip(archive, dest)
     else:
-        try:
-            with tarfile.open(archive) as tf:
-                members = []
-                for member in tf:
-                    total += max(member.size, 0)
-                    if len(members) > MAX_ARCHIVE_MEMBERS or total > MAX_ARCHIVE_BYTES:
-                        raise ProbeError(f"{os.path.basename(archive)} is too large to unpack")
-                    if not _inside(dest, member.name) or member.isdev() or (
-                            (member.issym() or member.islnk()) and not _inside(dest, os.path.join(os.path.dirname(member.name), member.linkname))):
-                        raise ProbeError(f"{os.path.basename(archive)}: refusing member {member.name!r}")
-                    members.append(member)
-                tf.extractall(dest, members=members)
-        except (tarfile.TarError, OSError, EOFError) as exc:
-            raise ProbeError(f"{os.path.basename(archive)} cannot be unpacked: {exc}") from None
+        _extract_tar(archive, dest)
     entries = [e for e in os.listdir(dest) if not e.startswith(".")]
     if len(entries) == 1 and os.path.isdir(os.path.join(dest, entries[0])):
         return os.path.join(dest, entries[0])
     return dest
+
+
+def _extract_zip(archive: str, dest: str) -> None:
+    total = 0
+    with zipfile.ZipFile(archive) as zf:
+        infos = zf.infolist()
+        if len(infos) > MAX_ARCHIVE_MEMBERS:
+            raise ProbeError(f"{os.path.basename(archive)} has more than {MAX_ARCHIVE_MEMBERS} members")
+        for info in infos:
+            total += info.file_size
+            if total > MAX_ARCHIVE_BYTES or not _inside(dest, info.filename):
+                raise ProbeError(f"{os.path.basename(archive)}: refusing member {info.filename!r}")
+        zf.extractall(dest)
+
+
+def _extract_tar(archive: str, dest: str) -> None:
+    total = 0
+    try:
+        with tarfile.open(archive) as tf:
+            members: List[tarfile.TarInfo] = []
+            for member in tf:
+                total += max(member.size, 0)
+                if len(members) > MAX_ARCHIVE_MEMBERS or total > MAX_ARCHIVE_BYTES:
+                    raise ProbeError(f"{os.path.basename(archive)} is too large to unpack")
+                link = os.path.join(os.path.dirname(member.name), member.linkname)
+                if not _inside(dest, member.name) or member.isdev() or (
+                        (member.issym() or member.islnk()) and not _inside(dest, link)):
+                    raise ProbeError(f"{os.path.basename(archive)}: refusing member {member.name!r}")
+                members.append(member)
+            tf.extractall(dest, members=members)
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise ProbeError(f"{os.path.basename(archive)} cannot be unpacked: {exc}") from None
 
 
 def read_pyproject(project: str) -> Dict[str, Any]:
@@ -142,7 +153,7 @@ def read_pyproject(project: str) -> Dict[str, Any]:
 
 def _group(table: Dict[str, Any], name: str, seen: Tuple[str, ...] = ()) -> List[str]:
     """The requirements of one PEP 735 dependency group, includes followed."""
-    key = next((k for k in table if pyreqs.pep503(k) == pyreqs.pep503(name)), None)
+    key = next((k for k in table if pep503(k) == pep503(name)), None)
     if key is None:
         raise ProbeError(f"pyproject.toml has no dependency group {name!r}")
     out: List[str] = []
@@ -187,8 +198,8 @@ def probe(project: str, args: Sequence[str], python_version: str, timeout: float
     build: List[str] = []
     runtime: List[str] = []
     data = read_pyproject(project)
-    system = data.get("build-system") if isinstance(data.get("build-system"), dict) else None
-    project_table = data.get("project") if isinstance(data.get("project"), dict) else {}
+    system: Optional[Dict[str, Any]] = data["build-system"] if isinstance(data.get("build-system"), dict) else None
+    project_table: Dict[str, Any] = data["project"] if isinstance(data.get("project"), dict) else {}
     if options.build_system:
         build += [str(r) for r in (system or {}).get("requires", DEFAULT_REQUIRES)]
         backend = str((system or {}).get("build-backend", DEFAULT_BACKEND))
@@ -230,7 +241,7 @@ def _static_runtime(table: Dict[str, Any], extras: Sequence[str]) -> List[str]:
     out = [str(r) for r in table.get("dependencies", [])]
     optional = table.get("optional-dependencies") or {}
     for extra in extras:
-        key = next((k for k in optional if pyreqs.pep503(k) == pyreqs.pep503(extra)), None)
+        key = next((k for k in optional if pep503(k) == pep503(extra)), None)
         for requirement in map(str, optional.get(key, []) if key is not None else []):
             req, marked, marker = requirement.partition(";")
             out.append(f"{req.strip()}; extra == '{extra}'" + (f" and ({marker.strip()})" if marked else ""))
@@ -264,7 +275,8 @@ class _Hooks:
 
         paths = [backend_path] if isinstance(backend_path, str) else list(backend_path or [])
         self.caller = pyproject_hooks.BuildBackendHookCaller(project, backend, backend_path=paths or None,
-                                                             runner=runner, python_executable=sys.executable)
+                                                             runner=runner,  # type: ignore[arg-type]
+                                                             python_executable=sys.executable)
 
     def _call(self, name: str, *args: Any) -> Any:
         try:

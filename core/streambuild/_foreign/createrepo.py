@@ -13,7 +13,7 @@ from typing import Any, Iterator, List, Optional, Tuple
 from ..errors import EnvironmentProblem, SourceError
 
 try:  # pragma: no cover - depends on the host
-    import createrepo_c  # type: ignore[import-not-found]
+    import createrepo_c
 except ImportError:  # pragma: no cover
     createrepo_c = None
 

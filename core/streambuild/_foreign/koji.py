@@ -33,10 +33,10 @@ import time
 import xmlrpc.client
 from dataclasses import dataclass
 from http.client import HTTPException
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-import koji  # type: ignore[import-untyped]
-import koji.policy  # type: ignore[import-untyped]
+import koji
+import koji.policy
 import requests
 
 from ..errors import (BuildFailed, CallUncertain, EnvironmentProblem, HubFault, InputError, NotLoggedIn,
@@ -110,7 +110,7 @@ class HubSession:
         self.sleep = sleep
         self.requests = 0
         self.describe = describe or getattr(client, "baseurl", "koji hub")
-        self._methods: Optional[frozenset] = None
+        self._methods: Optional[FrozenSet[str]] = None
 
     @classmethod
     def open(cls, profile: KojiProfile, retry: Optional[Retry] = None) -> "HubSession":
@@ -216,7 +216,7 @@ class HubSession:
 
         return self._attempts(f"multicall of {len(calls)}", run, retry)
 
-    def methods(self) -> frozenset:
+    def methods(self) -> FrozenSet[str]:
         """Every method the hub offers (``system.listMethods``), asked once."""
         if self._methods is None:
             self._methods = frozenset(self.call("system.listMethods"))
@@ -370,8 +370,8 @@ def plugin_error(message: str) -> Exception:
 def kojihub_problem() -> Optional[str]:
     """Why ``kojihub`` cannot be imported here (``None`` inside a hub, where it can)."""
     try:
-        import kojihub  # type: ignore[import-not-found]  # noqa: F401
-        from koji.context import context  # type: ignore[import-untyped]  # noqa: F401
+        import kojihub  # noqa: F401
+        from koji.context import context  # noqa: F401
     except Exception as exc:  # noqa: BLE001 - a hub plugin must never fail at import: say why instead
         return f"kojihub is not importable: {exc}"
     return None
@@ -379,17 +379,17 @@ def kojihub_problem() -> Optional[str]:
 
 def hub_task_info(task_id: int) -> Optional[Mapping[str, Any]]:
     """A task of this hub (``kojihub.Task.getInfo``), or ``None`` for an unknown id."""
-    import kojihub  # type: ignore[import-not-found]
+    import kojihub
 
-    return kojihub.Task(task_id).getInfo(strict=False)  # type: ignore[no-any-return]
+    return kojihub.Task(task_id).getInfo(strict=False)
 
 
 class KojihubContext:
     """:class:`streambuild.koji.hubapi.HubContext` over kojihub (importable only inside a hub)."""
 
     def __init__(self, topurl: Optional[str] = None) -> None:
-        import kojihub  # type: ignore[import-not-found]
-        from koji.context import context  # type: ignore[import-untyped]
+        import kojihub
+        from koji.context import context
 
         self.hub = kojihub
         self.context = context
@@ -429,7 +429,7 @@ class KojihubContext:
 
     def add_external_repo(self, tag_id: int, repo_name: str, url: str, merge_mode: str) -> None:
         """Under the plugin's authority (no ``admin``/``tag`` permission asked), for the stream's own tag."""
-        from kojihub.db import InsertProcessor  # type: ignore[import-not-found]
+        from kojihub.db import InsertProcessor
 
         repo_id = self.hub.get_external_repo_id(repo_name, create=True)
         insert = InsertProcessor("external_repo_config")
@@ -442,7 +442,7 @@ class KojihubContext:
         insert.execute()
 
     def external_repo_changed(self, repo_name: str, timestamp: int) -> None:
-        from kojihub.repos import set_external_repo_data  # type: ignore[import-not-found]  # Koji >= 1.35
+        from kojihub.repos import set_external_repo_data  # Koji >= 1.35
 
         set_external_repo_data(repo_name, {"max_ts": timestamp})
 

@@ -12,12 +12,12 @@ import os
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Iterable, List, Optional, Tuple
+from typing import Any, Iterable, List, Optional, Set, Tuple
 
 from ..errors import EnvironmentProblem, InputError
 
 try:  # pragma: no cover - depends on the host
-    import rpm  # type: ignore[import-not-found]
+    import rpm
 except ImportError:  # pragma: no cover
     rpm = None
 
@@ -327,7 +327,7 @@ class SpecParser:
         )
 
 
-def _packages_with_files(parsed: str, source_name: str) -> set:
+def _packages_with_files(parsed: str, source_name: str) -> Set[str]:
     """The binary packages a parsed spec has a ``%files`` section for (``%files``, ``%files X``, ``%files -n X``)."""
     names = set()
     for line in parsed.splitlines():

@@ -250,7 +250,7 @@ class KojiBackend:
         """One poll: every call in one multicall, so one HTTP request whatever the number of tasks."""
         session = self.connect()
         before = session.requests
-        results = session.multicall(calls)
+        results: List[Any] = session.multicall(calls)
         self.polls.append(session.requests - before)
         return results
 

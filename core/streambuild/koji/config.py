@@ -97,7 +97,8 @@ def _read(files: Sequence[ConfigFile]) -> configparser.ConfigParser:
 
     koji = foreign()
     try:
-        return koji.read_config_files(list(files))
+        parser: configparser.ConfigParser = koji.read_config_files(list(files))
+        return parser
     except koji.ConfigurationError as exc:
         raise InputError(f"koji configuration: {exc}") from None
     except configparser.Error as exc:
@@ -192,12 +193,12 @@ def _profile(name: str, raw: Mapping[str, str], read: Tuple[str, ...]) -> KojiPr
     for ours, theirs in _OURS.items():
         if ours in raw:
             try:
-                number = float(raw[ours])
+                seconds = float(raw[ours])
             except ValueError:
                 raise InputError(f"{where(ours)}: {raw[ours]!r} is not a number") from None
-            if not number >= 0:
+            if not seconds >= 0:
                 raise InputError(f"{where(ours)}: must not be negative")
-            kwargs[theirs] = number
+            kwargs[theirs] = seconds
     for key in ("no_ssl_verify", *_KOJI_BOOLS):
         if key in raw and raw[key].strip().lower() not in configparser.ConfigParser.BOOLEAN_STATES:
             raise InputError(f"{where(key)}: {raw[key]!r} is not a boolean (yes/no, true/false, on/off, 1/0)")

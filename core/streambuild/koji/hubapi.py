@@ -33,14 +33,16 @@ from .. import values
 from ..errors import InputError, NotLoggedIn, PolicyDenied, StreamBuildError
 from ..policy import rules
 from . import POLICY_NAME, TASK_METHOD, repodata
-from .settings import CONFIG_ENV, DEFAULT_CONFIG, HubSettings, load_settings  # noqa: F401 - re-exported
-from .submission import (  # noqa: F401 - re-exported: the hub's vocabulary
-    SUBMISSION_VERSION,
-    Submission,
-    SubmittedComponent,
-    parse_lock,
-    parse_submission,
-)
+# the hub's vocabulary, re-exported: the hub shim, the builder and the client speak it through this module
+from .settings import CONFIG_ENV as CONFIG_ENV
+from .settings import DEFAULT_CONFIG as DEFAULT_CONFIG
+from .settings import HubSettings as HubSettings
+from .settings import load_settings as load_settings
+from .submission import SUBMISSION_VERSION as SUBMISSION_VERSION
+from .submission import Submission as Submission
+from .submission import SubmittedComponent as SubmittedComponent
+from .submission import parse_lock as parse_lock
+from .submission import parse_submission as parse_submission
 
 RESULT_DIR = "repo"  # in the streamBuild task's output: the stream's repository
 RESULT_FILE = "result.json"  # in the streamBuild task's output: every component's outcome
@@ -126,7 +128,7 @@ def explain_denial(data: Mapping[str, Any], settings: HubSettings, rule_names: O
         return ""
     data_in = submission.policy_input(data.get("user"), frozenset(data.get("base_packages") or ()), settings,
                                       from_spec(settings.acl))
-    chosen = [r for r in rules.BUILTIN_RULES if rule_names is None or r.name in rule_names]
+    chosen: List[policy_mod.Rule] = [r for r in rules.BUILTIN_RULES if rule_names is None or r.name in rule_names]
     return policy_mod.summary(policy_mod.evaluate(data_in, chosen))
 
 

@@ -253,12 +253,12 @@ def simulate(deps: Mapping[str, Sequence[str]], durations: Mapping[str, float],
             elif (wake := planner.soon(now)) is not None:
                 push(wake, "tick", "")  # decide again when the expected finish has passed
         while free:
-            name = queue.pop()
-            if name is None:
+            ready = queue.pop()
+            if ready is None:
                 break
-            planner.started(name, now + expect[name])
-            note(now, "start", name)
+            planner.started(ready, now + expect[ready])
+            note(now, "start", ready)
             free -= 1
-            push(now + durations[name], "build", name)
+            push(now + durations[ready], "build", ready)
     assert all(planner.state[n] == VISIBLE for n in deps), "the simulation stopped before the end"
     return now, regens

@@ -107,7 +107,7 @@ def references(repomd_path: str) -> List[Tuple[str, str, str, Optional[int]]]:
         if location is None or checksum is None or not checksum.text:
             raise InputError(f"{data.get('type')} has no location or checksum")
         out.append((location.get("href") or "", checksum.get("type") or "", checksum.text.strip(),
-                    int(size.text) if size is not None and (size.text or "").isdigit() else None))
+                    int(size.text) if size is not None and size.text is not None and size.text.isdigit() else None))
     return out
 
 

@@ -78,7 +78,7 @@ class SidetagBuild:
             except CallUncertain as exc:
                 self.say(f"createSideTag: {exc}; looking for the side tag it may have made")
                 time.sleep(self.backend.profile.retry_interval)
-                new = sorted({t["name"] for t in self.session.call("listSideTags", **mine)} - before)
+                new: List[str] = sorted({t["name"] for t in self.session.call("listSideTags", **mine)} - before)
                 if len(new) == 1:
                     return new[0]
         raise InputError(f"cannot create a side tag of {build_tag} on {self.backend.profile.server}")
@@ -148,19 +148,20 @@ class SidetagBuild:
             self.job.emit({"event": "component", "component": name, "state": "waiting"})
         while True:
             while not stopping:
-                name = queue.pop()
-                if name is None:
+                ready = queue.pop()
+                if ready is None:
                     break
-                closure = self.job.plan.closure(name)
+                closure = self.job.plan.closure(ready)
                 opts = {"draft": True, "wait_builds": [self.nvrs[d] for d in closure]}
-                task_id = self.submit(name, srcs[name], opts)
-                running[task_id] = name
-                self.tasks[name] = task_id
+                task_id = self.submit(ready, srcs[ready], opts)
+                running[task_id] = ready
+                self.tasks[ready] = task_id
                 self._save()
                 url = self.backend.profile.task_url(task_id)
-                states[name] = ("building", url)
-                self.say(f"{name}: building {url}")
-                self.job.emit({"event": "component", "component": name, "state": "building", "task_id": task_id, "url": url})
+                states[ready] = ("building", url)
+                self.say(f"{ready}: building {url}")
+                self.job.emit({"event": "component", "component": ready, "state": "building", "task_id": task_id,
+                               "url": url})
             if not running:
                 break
             ids = sorted(running)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Tuple
+from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Set, Tuple
 
 from .. import policy as policy_mod
 from .. import values
@@ -228,7 +228,7 @@ def _locked(raw: Any, index: int, settings: HubSettings) -> LockedComponent:
     return LockedComponent(name, raw["type"], url, ref, resolved, raw["commit"], spec_source)
 
 
-def _submitted(locked: LockedComponent, raw: Any, names: set, settings: HubSettings) -> SubmittedComponent:
+def _submitted(locked: LockedComponent, raw: Any, names: Set[str], settings: HubSettings) -> SubmittedComponent:
     where = f"component {locked.name}"
     if not isinstance(raw, Mapping) or not all(isinstance(k, str) for k in raw):
         raise InputError(f"{where}: options must be a struct")
@@ -291,7 +291,8 @@ def _check(check: Any, value: Any, what: str) -> str:
     if not isinstance(value, str):
         raise InputError(f"{what} must be a string, not {type(value).__name__}")
     try:
-        return check(value, what)
+        checked: str = check(value, what)
+        return checked
     except InputError as exc:
         raise InputError(exc.message) from None
     except (TypeError, ValueError) as exc:  # a checker meeting something it never expected

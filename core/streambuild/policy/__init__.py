@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import (
     Callable,
+    Dict,
     FrozenSet,
     Iterable,
     List,
@@ -36,7 +37,7 @@ class Finding:
     reason: str
     hint: str = ""
 
-    def to_json(self) -> dict:
+    def to_json(self) -> Dict[str, str]:
         return {"component": self.component, "rule": self.rule, "verdict": self.verdict,
                 "reason": self.reason, "hint": self.hint}
 
@@ -79,8 +80,13 @@ class PolicyInput:
 
 
 class Rule(Protocol):
-    name: str
-    description: str
+    """A stream policy rule (read-only ``name`` and ``description``: the built-ins are frozen dataclasses)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def description(self) -> str: ...
 
     def check(self, data: PolicyInput) -> Iterable[Finding]:
         """Return findings for ``data`` (at least one per component the rule applies to)."""
