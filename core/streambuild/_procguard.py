@@ -12,15 +12,16 @@ import ctypes.util
 import os
 import signal
 import sys
+from typing import List
 
 PR_SET_PDEATHSIG = 1
 
 
-def _kill_group(*_args):  # type: ignore[no-untyped-def]
+def _kill_group(*_args: object) -> None:
     os.killpg(0, signal.SIGKILL)
 
 
-def main(argv):  # type: ignore[no-untyped-def]
+def main(argv: List[str]) -> int:
     if len(argv) < 3 or argv[1] != "--":
         sys.stderr.write("usage: _procguard.py PARENT_PID -- COMMAND [ARG...]\n")
         return 2
@@ -57,10 +58,10 @@ def main(argv):  # type: ignore[no-untyped-def]
         except InterruptedError:
             continue
     if os.WIFSIGNALED(status):
-        number = os.WTERMSIG(status)
-        signal.signal(number, signal.SIG_DFL)
-        os.kill(os.getpid(), number)
-        return 128 + number
+        killed = os.WTERMSIG(status)
+        signal.signal(killed, signal.SIG_DFL)
+        os.kill(os.getpid(), killed)
+        return 128 + killed
     return os.WEXITSTATUS(status)
 
 

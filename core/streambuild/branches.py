@@ -304,7 +304,7 @@ def follow(
 
 def describe_branches(names: Sequence[str], convention: SeriesConvention) -> List[Dict[str, object]]:
     """Branches with whether each is a release series (and which), release series first, newest first."""
-    rows = [{"branch": n, "series": convention.series(n)} for n in names]
+    rows: List[Dict[str, object]] = [{"branch": n, "series": convention.series(n)} for n in names]
     series_rows = sorted((r for r in rows if r["series"]), key=lambda r: _version_key(str(r["series"])), reverse=True)
     return series_rows + sorted((r for r in rows if not r["series"]), key=lambda r: str(r["branch"]))
 

@@ -236,7 +236,9 @@ def _merge(into: Dict[str, Any], new: Mapping[str, Any], path: str) -> None:
                     raise InputError(f"forges.{name} needs a 'type' ({', '.join(FORGE_TYPES)})", Location(path))
                 into["_where"][f"forges.{name}"] = path
         elif key in ("policy", "acl", "http"):
-            keys = {"policy": _POLICY_KEYS, "acl": _ACL_KEYS, "http": _HTTP_KEYS}[key]
+            keys: Mapping[str, Any] = {"policy": _POLICY_KEYS, "acl": _ACL_KEYS, "http": _HTTP_KEYS}[key]
+            if not isinstance(value, dict):
+                raise InputError(f"{key} must be a table", Location(path))
             _check_table(value, keys, key, path)
             into[key].update(value)
         else:

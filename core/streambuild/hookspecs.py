@@ -49,6 +49,7 @@ def streambuild_build_macros(base: Any, component: Any) -> Mapping[str, str]:
     :param base: the :class:`streambuild.base.Base` the stream is built on.
     :param component: the :class:`streambuild.manifest.Component`.
     """
+    raise NotImplementedError  # a specification: plugins implement it
 
 
 # ---------------------------------------------------------------------------

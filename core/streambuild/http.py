@@ -33,7 +33,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from . import __version__, values
 from .errors import ForgeAuthError, ForgeRequestError, ForgeUnavailable, InputError
@@ -200,7 +200,7 @@ class JsonClient:
         raise ForgeRequestError(f"{self.service} refused {method} {url} ({status}: {message})")
 
     def _backoff(self, attempt: int) -> float:
-        return self.settings.backoff * (2 ** (attempt - 1))
+        return float(self.settings.backoff * (2 ** (attempt - 1)))
 
     def _send(self, method: str, url: str, headers: Mapping[str, str],
               data: Optional[bytes]) -> Tuple[int, Dict[str, str], bytes]:
@@ -231,7 +231,7 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
     """Redirects are not followed: a POST must not silently become a GET elsewhere,
     and a token must never be sent on to another host."""
 
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
         return None
 
 
@@ -335,7 +335,7 @@ class _Watched:
     """The connections of one download, so that a watchdog can cut them at the deadline."""
 
     def __init__(self) -> None:
-        self.connections: list = []
+        self.connections: List[Any] = []
         self.lock = threading.Lock()
         self.cut = False
 

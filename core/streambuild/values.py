@@ -18,11 +18,11 @@ Messages that show a URL show it through :func:`redact`, which hides user inform
 from __future__ import annotations
 
 import re
-from typing import Optional
+from typing import Optional, Tuple
 from urllib.parse import urlsplit
 
 from .errors import Location, UnsafeValueError
-from .redaction import redact  # noqa: F401 - part of this module's vocabulary
+from .redaction import redact as redact  # part of this module's vocabulary
 
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._+-]*\Z")
 _MACRO_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -118,7 +118,7 @@ def check_relative_path(value: str, what: str = "path", where: Optional[Location
     return value
 
 
-def check_url(value: str, what: str = "URL", where: Optional[Location] = None, schemes: tuple = URL_SCHEMES) -> str:
+def check_url(value: str, what: str = "URL", where: Optional[Location] = None, schemes: Tuple[str, ...] = URL_SCHEMES) -> str:
     """A repository or lookaside URL with an allowed scheme (never ``ext::`` or an option)."""
     if not isinstance(value, str) or not value:
         raise UnsafeValueError(f"{what} must be a non-empty string", where)

@@ -67,7 +67,7 @@ class BranchRequest:
         document = parse_ticket(content)
         if document is not None:
             return all(document.get(k) == v for k, v in self.ticket().items() if k != "create_git_branch")
-        return title == self.title
+        return bool(title == self.title)
 
 
 _FENCED = re.compile(r"```[A-Za-z]*\s*(.*?)\s*```", re.DOTALL)
@@ -110,7 +110,7 @@ class RequestResult:
     request: Optional[Mapping[str, Any]] = None  # what was (or, for a dry run, would be) sent
 
     def to_json(self) -> Dict[str, Any]:
-        data = {"state": self.state, "package": self.package, "branch": self.branch, "forge": self.forge,
+        data: Dict[str, Any] = {"state": self.state, "package": self.package, "branch": self.branch, "forge": self.forge,
                 "message": self.message, "url": self.url, "commit": self.commit}
         if self.request is not None:
             data["request"] = dict(self.request)

@@ -85,7 +85,7 @@ class ForgejoForge:
         found: Dict[str, Optional[str]] = {}
         for item in self._pages(f"{self._repo_path(package)}/branches", {}):
             name = item.get("name")
-            commit = item.get("commit") if isinstance(item.get("commit"), dict) else {}
+            commit: Dict[str, Any] = item["commit"] if isinstance(item.get("commit"), dict) else {}
             if isinstance(name, str):
                 found[name] = commit.get("id") if isinstance(commit.get("id"), str) else None
         return found

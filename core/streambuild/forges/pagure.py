@@ -166,7 +166,7 @@ class PagureForge:
             if not isinstance(issues, list):
                 raise ForgeUnavailable(f"Pagure answered {answer.url} without an 'issues' list")
             yield from (i for i in issues if isinstance(i, dict))
-            pagination = data.get("pagination") if isinstance(data.get("pagination"), dict) else {}
+            pagination: Dict[str, Any] = data["pagination"] if isinstance(data.get("pagination"), dict) else {}
             pages = pagination.get("pages")
             if not issues or not isinstance(pages, int) or page >= pages:
                 return
