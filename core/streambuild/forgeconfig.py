@@ -102,9 +102,9 @@ _FORGE_KEYS = {
     "namespace": str, "start_point": str, "token": str, "token_env": str,
 }
 _TOP_KEYS = {"default_forge": str, "user": str, "forges": dict, "policy": dict, "acl": dict, "http": dict}
-_POLICY_KEYS = {"branch_template": str, "approved_macros": list, "advisory": list}
-_ACL_KEYS = {"source": str, "file": str}
-_HTTP_KEYS = {"retries": int, "backoff": (int, float), "max_wait": (int, float), "timeout": (int, float)}
+_POLICY_KEYS: Mapping[str, Any] = {"branch_template": str, "approved_macros": list, "advisory": list}
+_ACL_KEYS: Mapping[str, Any] = {"source": str, "file": str}
+_HTTP_KEYS: Mapping[str, Any] = {"retries": int, "backoff": (int, float), "max_wait": (int, float), "timeout": (int, float)}
 
 
 @dataclass(frozen=True)
