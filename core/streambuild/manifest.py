@@ -16,6 +16,8 @@ from .yamldoc import Document
 FEDORA_DIST_GIT = "https://src.fedoraproject.org/rpms/"
 FEDORA_LOOKASIDE = "https://src.fedoraproject.org/repo/pkgs/rpms/"
 DEFAULT_DISTGIT_REF = "rawhide"
+#: The manifest a command uses when none is named: this file in the current directory.
+DEFAULT_NAME = "stream-build.yaml"
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,18 @@ class Manifest:
             ],
         }
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def find_manifest(given: Optional[str] = None, directory: Optional[str] = None) -> str:
+    """The manifest a command means: ``given`` (``--manifest``), else ``stream-build.yaml`` in
+    ``directory`` (the current directory), which must exist."""
+    if given:
+        return given
+    where = directory or os.getcwd()
+    path = os.path.join(where, DEFAULT_NAME)
+    if not os.path.exists(path):
+        raise ManifestError(f"no {DEFAULT_NAME} in {where}: name the manifest with --manifest FILE (-m FILE)")
+    return path if directory else DEFAULT_NAME
 
 
 def load_manifest(path: str) -> Manifest:

@@ -35,7 +35,7 @@ def test_validate(tmp_path):
 @pytest.mark.parametrize("command", ["validate", "lock", "plan", "build", "run", "install"])
 def test_bad_manifests_exit_2_and_create_nothing(tmp_path, text, words, command):
     (tmp_path / "s.yaml").write_text(text)
-    out = cli(command, "s.yaml", cwd=tmp_path)
+    out = cli(command, *(["-m", "s.yaml"] if command == "install" else ["s.yaml"]), cwd=tmp_path)
     assert out.code == 2
     assert out.stderr.startswith("stream-build: error: ") and words in out.stderr
     assert [p.name for p in tmp_path.iterdir()] == ["s.yaml"]

@@ -207,7 +207,7 @@ def test_buildonly_components_are_kept_out_of_the_stream_repo(forge, tmp_path):
     assert rpm_installed(root, "app") and not rpm_installed(root, "bo-tool")
     plan = json.loads(cli("plan", str(m), "--json").stdout)
     assert {c["name"]: c["buildonly"] for c in plan["components"]} == {"bo-tool": True, "app": False}
-    install = cli("install", str(m), "bo-tool", "--installroot", str(root), "-y")
+    install = cli("install", "-m", str(m), "bo-tool", "--installroot", str(root), "-y")
     assert install.code == 2 and "'bo-tool' is not provided by the stream" in install.stderr
 
 
@@ -263,10 +263,10 @@ def test_a_second_run_on_the_same_workdir_is_refused(forge, tmp_path):
 
 def test_install_before_build_and_unknown_packages(forge, tmp_path):
     m = forge.write_manifest(tmp_path / "s.yaml", tmp_path / "root")
-    out = cli("install", str(m))
+    out = cli("install", "-m", str(m))
     assert out.code == 2 and "has not been built" in out.stderr
     assert cli("build", str(m)).code == 0
-    out = cli("install", str(m), "no-such-rpm", "--installroot", str(tmp_path / "root"), "-y")
+    out = cli("install", "-m", str(m), "no-such-rpm", "--installroot", str(tmp_path / "root"), "-y")
     assert out.code == 2 and "'no-such-rpm' is not provided by the stream" in out.stderr
     assert not rpm_installed(tmp_path / "root", "tinyllm")
 

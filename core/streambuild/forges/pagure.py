@@ -31,7 +31,6 @@ from .. import values
 from ..errors import InputError
 from ..forgeconfig import ForgeSettings
 from ..http import ForgeUnavailable, HttpSettings, JsonClient
-from ..plugins import hookimpl
 from . import REQUESTED, BranchRequest, RequestResult, Ticket
 
 MAX_PAGES = 100  # 10,000 open tickets: more means something is wrong
@@ -169,8 +168,3 @@ class PagureForge:
             pages = pagination.get("pages")
             if not issues or not isinstance(pages, int) or page >= pages:
                 return
-
-
-@hookimpl(trylast=True)
-def streambuild_register(registry) -> None:  # type: ignore[no-untyped-def]
-    registry.add_forge("pagure", PagureForge)

@@ -38,7 +38,6 @@ from ..backends import BuildJob, BuildOutcome
 from ..base import parse_base
 from ..build import BuildReport, ComponentResult, StreamJob
 from ..errors import BuildFailed, EnvironmentProblem, InputError
-from ..plugins import hookimpl
 from ..results import ResultStore, result_key
 from ..workdir import atomic_write
 from . import NAMESPACE, foreign, hubapi
@@ -401,8 +400,3 @@ class KojiBackend:
 def build_srpm(job: StreamJob, name: str, out_dir: str) -> str:
     """The SRPM of a component from its prepared sources (for hubs that build it from an upload)."""
     return srpm.make_srpm(name, job.sources[name], job.macros[name], out_dir, job.workdir.tmp(f"srpm-{name}-"))
-
-
-@hookimpl
-def streambuild_register(registry) -> None:  # type: ignore[no-untyped-def]
-    registry.add_backend(BACKEND, KojiBackend)
