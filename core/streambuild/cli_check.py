@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Optional
 
 import click
@@ -24,7 +25,7 @@ def check(manifest: Optional[str], manifest_option: Optional[str], workdir: Opti
           verbose: bool, quiet: bool, locked: bool, user: Optional[str], acl_file: Optional[str],
           config_path: Optional[str]) -> None:
     """Check the stream set against every stream policy before anything is built (exit 3 on a denial)."""
-    from . import forgeconfig, values
+    from . import forgeconfig, render, values
     from .check import CheckOptions, run_check
     from .errors import PolicyDenied
     from .policy import ALLOW, DENY, WARN, denials
@@ -36,8 +37,17 @@ def check(manifest: Optional[str], manifest_option: Optional[str], workdir: Opti
     check_options = CheckOptions.from_config(config, stream.plugins, user, acl_file)
     with stream.workdir:
         findings = run_check(stream, check_options, "locked" if locked else "auto")
+    denied = denials(findings)
+    error = None
+    if denied:
+        rules = sorted({f.rule for f in denied})
+        error = PolicyDenied(f"{len(denied)} finding(s) deny this stream set ({', '.join(rules)})")
     if json_output:
-        emit_json({"findings": [f.to_json() for f in findings]})
+        document = {"findings": [f.to_json() for f in findings]}
+        if error is not None:  # the error is part of the one document (not a second one)
+            document["error"] = json.loads(render.error_json(error, error.exit_code))
+            error.json_reported = True  # type: ignore[attr-defined]
+        emit_json(document)
     else:
         for finding in findings:
             click.echo(f"{_VERDICT_MARK.get(finding.verdict, finding.verdict)}  {finding.component:24} "
@@ -46,10 +56,8 @@ def check(manifest: Optional[str], manifest_option: Optional[str], workdir: Opti
                 click.echo(f"{'':32}hint: {finding.hint}")
         counts = {v: sum(f.verdict == v for f in findings) for v in (DENY, WARN, ALLOW)}
         click.echo(f"{counts[DENY]} denied, {counts[WARN]} warnings, {counts[ALLOW]} allowed")
-    denied = denials(findings)
-    if denied:
-        rules = sorted({f.rule for f in denied})
-        raise PolicyDenied(f"{len(denied)} finding(s) deny this stream set ({', '.join(rules)})")
+    if error is not None:
+        raise error
 
 
 COMMANDS = (check,)

@@ -54,8 +54,9 @@ def _wants_json() -> bool:
 
 
 def fail(message: str, code: int, error: Optional[BaseException] = None) -> None:
-    """Report an error (standard error; with ``--json`` also a JSON object on standard output) and exit ``code``."""
-    if error is not None and _wants_json():
+    """Report an error (standard error; with ``--json`` also a JSON object on standard output, unless the
+    command's own JSON document already holds it) and exit ``code``."""
+    if error is not None and _wants_json() and not getattr(error, "json_reported", False):
         click.echo(render.error_json(error, code))
     click.echo(render.error_line(message), err=True)
     sys.exit(code)

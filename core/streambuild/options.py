@@ -43,7 +43,7 @@ def _forges(ctx: click.Context, param: click.Parameter, incomplete: str) -> List
     try:
         names = sorted(forgeconfig.load(ctx.params.get("config_path")).forges)
     except StreamBuildError:
-        names = list(forgeconfig.FORGE_TYPES)
+        names = sorted(forgeconfig.FORGE_TYPES)
     return [name for name in names if name.startswith(incomplete)]
 
 

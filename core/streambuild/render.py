@@ -166,11 +166,15 @@ def warning_line(message: str) -> str:
 
 
 def error_line(message: str, prog: str = PROG) -> str:
-    return f"{prog}: error: {values.redact(message)}"
+    """An error as every front-end shows it on standard error: a line per problem (a manifest with three
+    mistakes says all three)."""
+    return "\n".join(f"{prog}: error: {line}" for line in values.redact(message).splitlines() or [""])
 
 
 def error_json(error: BaseException, exit_code: int) -> str:
     """An error as ``--json`` reports it on standard output: one object, with the exit code."""
     kind = type(error).__name__ if isinstance(error, StreamBuildError) else "UsageError"
-    return json.dumps({"event": "error", "error": kind, "message": values.redact(str(error)), "exit_code": exit_code},
-                      sort_keys=True)
+    data: Dict[str, Any] = {"event": "error", "error": kind, "message": values.redact(str(error)), "exit_code": exit_code}
+    if getattr(error, "problems", None):
+        data["problems"] = [values.redact(StreamBuildError.__str__(p)) for p in error.problems]  # type: ignore[attr-defined]
+    return json.dumps(data, sort_keys=True)

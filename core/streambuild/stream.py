@@ -132,7 +132,18 @@ class Stream:
         merged.update(dict(comp.macros))
         return tuple(sorted(merged.items()))
 
+    def resolve_base(self) -> None:
+        """Rawhide's number from the base's metadata, when the manifest lists ``base_repos`` (see
+        :mod:`streambuild.base`): before anything is analysed, so ``%fedora`` and ``%dist`` are rawhide's."""
+        base = self.manifest.base
+        if base.release == "rawhide" and base.number is None and self.manifest.base_repos:
+            from .baserepo import newest_fedora_release
+
+            number = newest_fedora_release(self.manifest.base_repos, self.workdir.path("base-repos"))
+            self.manifest = replace(self.manifest, base=base.with_number(number))
+
     def prepare(self, lock: lock_mod.Lock) -> Dict[str, PreparedSource]:
+        self.resolve_base()
         def one(comp: Component) -> PreparedSource:
             prepared = prepare(comp, lock.component(comp.name), self.workdir)
             self.notify({"event": "fetched", "component": comp.name})

@@ -198,3 +198,21 @@ def test_the_dnf5_shim_installs_what_dnf_installs(built, tmp_path):
                              env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL)
     assert refused.returncode == 1 and "Operation aborted (--assumeno)" in refused.stderr
     assert installed(tmp_path / "other") == []
+
+
+def test_an_older_installed_package_is_upgraded_to_the_streams(built, tmp_path):
+    """DNF's own transaction does what stream-build's installs do: the stream's version, never the old one kept."""
+    from conftest import build_rpms, spec
+
+    root = tmp_path / "root"
+    (old,) = build_rpms(spec("tinytorch", version="2.10").replace("Release: 1%{?dist}", "Release: 1.fc44"),
+                        tmp_path / "old")
+    subprocess.run(["rpm", "--root", str(root), "--dbpath", "/usr/lib/sysimage/rpm", "--initdb"], check=True)
+    subprocess.run(["rpm", "--root", str(root), "--dbpath", "/usr/lib/sysimage/rpm", "-i", "--nodeps", str(old)],
+                   check=True, capture_output=True)
+    out = dnf("--releasever=44", "stream-build", "install", "-m", str(built["manifest"]), "tinytorch", "-y", root=root)
+    assert out.code == 0, out.stderr
+    assert "Upgrading:" in out.stdout and "tinytorch" in out.stdout
+    query = subprocess.run(["rpm", "--root", str(root), "--dbpath", "/usr/lib/sysimage/rpm", "-q", "tinytorch"],
+                           capture_output=True, text=True).stdout.split()
+    assert query == ["tinytorch-2.11.0-1.fc44.noarch"]

@@ -130,3 +130,35 @@ def test_run_without_dnf_is_refused_before_anything_is_built(built, tmp_path):
     assert proc.returncode == 4, proc.stderr
     assert "neither libdnf5 nor DNF4's Python API can be imported" in proc.stderr and "python3-dnf" in proc.stderr
     assert not (tmp_path / ".stream-build" / "results").exists() and not (tmp_path / "s.lock").exists()
+
+
+def _repo(tmp_path: Path, name: str, version: str) -> Path:
+    from conftest import build_rpms, make_repo, spec
+
+    text = spec(name, version=version).replace("Release: 1%{?dist}", "Release: 1.fc44")
+    return make_repo(tmp_path / f"repo-{version}", build_rpms(text, tmp_path / f"build-{version}"), compression="gz")
+
+
+def test_an_older_installed_version_is_upgraded_to_the_streams_and_a_newer_one_kept(tmp_path):
+    """One behaviour for DNF4 and libdnf5 (whose add_rpm_install upgrades): the stream's version is what is
+    installed; the NEVRAs reported are what came in (an upgrade removes the old one: not reported)."""
+    from streambuild.install import InstallRequest, install
+
+    root, cache = tmp_path / "root", tmp_path / "cache"
+
+    def install_from(repo: Path) -> List[str]:
+        return install(InstallRequest(packages=["tinyup"], stream_repo=str(repo), installroot=str(root),
+                                      releasever="44", cachedir=str(cache)))
+
+    old, new, newest = (_repo(tmp_path, "tinyup", v) for v in ("1.0", "1.1", "2.0"))
+    assert install_from(old) == ["tinyup-1.0-1.fc44.noarch"]
+    assert install_from(new) == ["tinyup-1.1-1.fc44.noarch"]  # upgraded, and only the new one reported
+    versions = subprocess.run(["rpm", "--root", str(root), "--dbpath", FEDORA_DB, "-q", "tinyup"],
+                              capture_output=True, text=True).stdout.split()
+    assert versions == ["tinyup-1.1-1.fc44.noarch"]
+    assert install_from(new) == []  # the stream's version is there: nothing to do
+    assert install_from(newest) == ["tinyup-2.0-1.fc44.noarch"]
+    assert install_from(old) == []  # never a downgrade
+    versions = subprocess.run(["rpm", "--root", str(root), "--dbpath", FEDORA_DB, "-q", "tinyup"],
+                              capture_output=True, text=True).stdout.split()
+    assert versions == ["tinyup-2.0-1.fc44.noarch"]
