@@ -199,3 +199,21 @@ class HostCall:
         """Run the command; stream-build's errors propagate (the host reports them its own way)."""
         with self.context:
             self.context.command.invoke(self.context)
+
+
+def run_for_host(group: click.Group, args: Sequence[str], prog: str, obj: dict, interrupted: str = "interrupted") -> int:
+    """Run ``group`` for a host that keeps its process (the koji CLI): the exit code, errors said as ``prog``'s."""
+    try:
+        group.main(args=list(args), prog_name=prog, standalone_mode=False, obj=obj)
+    except StreamBuildError as exc:
+        if "--json" in args:
+            click.echo(render.error_json(exc, exc.exit_code))
+        click.echo(render.error_line(str(exc), prog), err=True)
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except KeyboardInterrupt:
+        click.echo(render.error_line(interrupted, prog), err=True)
+        return EXIT_INTERRUPTED
+    return 0

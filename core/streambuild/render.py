@@ -95,6 +95,22 @@ def detached_lines(pid: int, log: str, follow: str, as_json: bool) -> List[str]:
     return [f"started in the background (pid {pid}, log {log})", f"follow it with: {follow}"]
 
 
+def koji_lines(command: str, result: Mapping[str, Any], task_url: Any) -> List[str]:
+    """``stream-build koji status|cancel|list`` as people read them, with each task's web address."""
+    if command == "cancel":
+        return [f"canceled: {result.get('task_id', result.get('canceled'))}"]
+    if command == "list":
+        return [f"{e['task_id']:>8} {e['state']:9} {e.get('stream') or '':20} {task_url(e['task_id'])}"
+                for e in result.get("streams", [])]
+    lines = []
+    if "task_id" in result:
+        lines.append(f"stream task {result['task_id']}: {result['state']} {task_url(result['task_id'])}")
+    for comp in result.get("components", []):
+        url = task_url(comp["task_id"]) if comp.get("task_id") else ""
+        lines.append(f"  {comp['name']:30} {shown(comp['state']):12} {url}".rstrip())
+    return lines
+
+
 # -- the series audit ------------------------------------------------------------------
 
 

@@ -112,3 +112,51 @@ def test_hosts_that_would_be_options_are_refused(tmp_path, url):
     out = cli("lock", "s.yaml", cwd=tmp_path)
     assert out.code == 2 and "s.yaml:4:8: " in out.stderr and "host starting with '-'" in out.stderr, out.stderr
     assert [p.name for p in tmp_path.iterdir()] == ["s.yaml"]
+
+
+def _on_a_terminal(args, cwd, env=None):
+    """Run the real stream-build with standard error on a pseudo-terminal; return (code, stdout, terminal text)."""
+    import os
+    import pty
+    import subprocess
+    import sys
+    import threading
+
+    main, secondary = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "streambuild.cli", *args], cwd=cwd, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=secondary, env={**os.environ, **(env or {})})
+    os.close(secondary)
+    chunks = []
+
+    def drain():
+        while True:
+            try:
+                data = os.read(main, 65536)
+            except OSError:
+                return
+            if not data:
+                return
+            chunks.append(data)
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    stdout = proc.communicate(timeout=300)[0].decode()
+    reader.join(timeout=10)
+    os.close(main)
+    return proc.returncode, stdout, b"".join(chunks).decode(errors="replace")
+
+
+def test_progress_on_a_terminal_has_phases_logs_and_times_and_warnings_always_show(forge, tmp_path):
+    m = forge.write_manifest(tmp_path / "stream-build.yaml")
+    code, stdout, terminal = _on_a_terminal(["build", str(m)], tmp_path)
+    assert code == 0, terminal
+    for words in ("fetching the sources of 3 components", "analysing 3 specs", "backend: ", "… tinytorch building",
+                  "    log: ", "/build.log", "✓ tinytorch done (", "published ", "\x1b[K"):
+        assert words in terminal, words
+    # a policy warning reaches the terminal (commit rights cannot be checked without a user)
+    assert "stream-build: warning: " in terminal and "commit-rights" in terminal
+    assert "3 built" in stdout and "stream repository:" in stdout  # the result on standard output
+    quiet = cli("build", str(m))  # no terminal: no progress, but the warnings
+    assert quiet.code == 0
+    assert [line for line in quiet.stderr.splitlines() if not line.startswith("stream-build: warning: ")] == []
+    assert "commit-rights" in quiet.stderr

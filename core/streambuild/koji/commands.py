@@ -14,11 +14,11 @@ session, profile and configuration file (:func:`koji_cli_main`).
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import click
 
-from .. import options
+from .. import options, render
 from ..cliutil import handle_errors, host_object, manifest_path, open_stream, say
 
 INTERRUPTED = "interrupted; the Koji tasks go on ('stream-build koji watch' follows them)"
@@ -134,21 +134,9 @@ def _manifest_command(name: str, doc: str, show: Any) -> click.Command:
         if json_output:
             click.echo(json.dumps(result, indent=2, sort_keys=True))
         else:
-            say(describe(name, result, backend))
+            say(render.koji_lines(name, result, backend.profile.task_url))
 
     return command
-
-
-def describe(name: str, result: Dict[str, Any], backend: Any) -> Sequence[str]:
-    if name == "cancel":
-        return [f"canceled: {result.get('task_id', result.get('canceled'))}"]
-    lines = []
-    if "task_id" in result:
-        lines.append(f"stream task {result['task_id']}: {result['state']} {backend.profile.task_url(result['task_id'])}")
-    for comp in result.get("components", []):
-        url = backend.profile.task_url(comp["task_id"]) if comp.get("task_id") else ""
-        lines.append(f"  {comp['name']:30} {comp['state']:12} {url}".rstrip())
-    return lines
 
 
 status_cmd = _manifest_command("status", "Show the submitted stream's tasks and their states.",
@@ -169,32 +157,19 @@ def list_cmd(user: Optional[str], json_output: bool, profile: Optional[str], koj
     if json_output:
         click.echo(json.dumps(streams, indent=2, sort_keys=True))
         return
-    say(f"{e['task_id']:>8} {e['state']:9} {e.get('stream') or '':20} {backend.profile.task_url(e['task_id'])}"
-        for e in streams)
+    say(render.koji_lines("list", {"streams": streams}, backend.profile.task_url))
 
 
 def koji_cli_main(args: Sequence[str], goptions: Any, session: Any) -> int:
     """``koji stream-build ARGS…``: these commands on the koji CLI's logged-in session, its ``-p`` and ``-c``."""
     from . import foreign
-    from ..cliutil import host_args
-    from ..errors import StreamBuildError
+    from ..cliutil import host_args, run_for_host
 
     args = host_args(koji_group, args, verbose=bool(getattr(goptions, "debug", False)),
                      quiet=bool(getattr(goptions, "quiet", False)))
-    obj = {"host": "koji", "session": foreign().HubSession(session), "profile": getattr(goptions, "profile", None),
-           "koji_config": getattr(goptions, "configFile", None)}
-    try:
-        koji_group.main(args=list(args), prog_name="koji stream-build", standalone_mode=False, obj=obj)
-    except StreamBuildError as exc:
-        click.echo(f"koji stream-build: error: {exc}", err=True)
-        return exc.exit_code
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except KeyboardInterrupt:
-        click.echo(f"koji stream-build: error: {INTERRUPTED}", err=True)
-        return 130
-    return 0
+    return run_for_host(koji_group, args, "koji stream-build", {
+        "host": "koji", "session": foreign().HubSession(session), "profile": getattr(goptions, "profile", None),
+        "koji_config": getattr(goptions, "configFile", None)}, INTERRUPTED)
 
 
 COMMANDS = (koji_group,)
