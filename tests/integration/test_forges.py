@@ -581,7 +581,7 @@ def test_pagure_status_reports_a_request_closed_without_the_branch(pagure, pagur
     assert out.code == 1
     assert "issue/1 was closed as 'Invalid' without creating release-2.12 of tinytorch" in out.stderr
     no_wait = cli("branch", "status", "tinytorch", "release-2.11", "--forge", "pagure", "--config",
-                  str(pagure_config), "--no-wait")
+                  str(pagure_config), "--nowait")
     assert no_wait.code == 0 and "has branch release-2.11" in no_wait.stdout
 
 
