@@ -5,7 +5,7 @@ where to install is ``--install-target`` and ``--installroot``. The confirmation
 ``-y``, ``--assumeno`` (which wins), and without either a question on a terminal, "no" without one.
 
 This path imports neither the Koji nor the forge code, nor the container target unless the
-install is into an image (``tests/unit/test_cli.py`` checks).
+install is into an image (``tests/integration/test_cli.py`` checks).
 """
 
 from __future__ import annotations
