@@ -158,6 +158,14 @@ def test_bad_input(served, tmp_path, args, words):
     assert not (checkout / ".stream-build" / "repos").exists()
 
 
+def test_json_errors_are_an_object_on_stdout(served, tmp_path):
+    checkout = clone(served, tmp_path / "tinytorch", "tinytorch", "release-2.11")
+    out = fedpkg("stream-status", "--json", cwd=checkout, conf=served["conf"])
+    assert out.code == 2 and "fedpkg-stream: error: no stream-build.yaml in" in out.stderr
+    error = json.loads(out.stdout)
+    assert error["event"] == "error" and error["exit_code"] == 2 and "--manifest FILE" in error["message"]
+
+
 def test_a_missing_rpkg_config_is_an_environment_error(served, tmp_path):
     out = fedpkg("stream-status", cwd=tmp_path, conf=tmp_path / "no-such.conf")
     assert out.code == 4 and "no-such.conf does not exist" in out.stderr

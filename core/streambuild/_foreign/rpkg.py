@@ -95,6 +95,8 @@ def _run(client: Any, name: str) -> Callable[[], Optional[int]]:
                             dry_run=bool(getattr(args, "dry_run", False)))
             HostCall(client.parser.prog, fedpkg_group, words, {"host": "fedpkg", "checkout": here}).run()
         except StreamBuildError as exc:
+            if "--json" in args.sb_args and not getattr(exc, "json_reported", False):
+                print(render.error_json(exc, exc.exit_code), flush=True)
             _fail(str(exc), exc.exit_code)
         except pyrpkg.rpkgError as exc:
             _fail(str(exc), 2)
