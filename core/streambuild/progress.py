@@ -6,7 +6,8 @@ Modes (:meth:`Progress.for_terminal` picks one):
     standard error is a terminal: a line per step (the sources fetched, the specs analysed,
     each component building with its log, done with its time, failed with the log's tail,
     the repository published, the install) and, below them, a status line redrawn every
-    second with the phase and its elapsed time (``building tinytorch 00:42, tinyllm 00:07``).
+    second with the phase and its elapsed time (``building tinytorch 00:42, tinyllm 00:07``);
+    not while installing, which asks its question on the terminal.
 ``lines``
     ``-v`` without a terminal: the same lines, no status line.
 ``json``
@@ -34,6 +35,8 @@ _MARK = {"building": "…", "done": "✓", "cached": "=", "failed": "✗", "skip
 _PHASE_WORDS = {"fetch": "fetching sources", "analyse": "analysing specs", "build": "building",
                 "publish": "publishing the stream repository", "install": "installing"}
 TICK = 1.0  # seconds between redraws of the status line
+#: Phases with a status line; an install asks its question and DNF prints its own lines: none there.
+STATUS_PHASES = ("fetch", "analyse", "build", "publish")
 
 
 def clock_text(seconds: float) -> str:
@@ -135,7 +138,7 @@ class Progress:
 
     def status(self) -> str:
         """The status line: the phase, how far it is and how long it has run."""
-        if self._phase is None:
+        if self._phase not in STATUS_PHASES:
             return ""
         now = self.clock()
         if self._phase == "build" and self._building:

@@ -51,6 +51,8 @@ def test_phases_and_a_status_line_with_each_builds_elapsed_time() -> None:
     assert "= a unchanged" in out.getvalue()
     progress.close()
     assert out.getvalue().endswith("\r\x1b[K") and progress.status() == ""  # nothing left on the line
+    progress.streambuild_event({"event": "phase", "phase": "install", "packages": ["a"], "installroot": "/r"})
+    assert progress.status() == "" and out.getvalue().endswith("installing a into /r\n")  # its question comes next
 
 
 def test_verbose_without_a_terminal_prints_the_lines_but_no_status_line() -> None:
