@@ -81,6 +81,8 @@ def test_build_prints_the_summary_and_plan_matches_the_cli(built):
     out = built["build"]
     assert "3 built, 0 unchanged (not rebuilt), 0 failed, 0 not built" in out.stdout
     assert "stream repository:" in out.stdout
+    # the policy's warnings reach the terminal, worded as every front-end words them
+    assert "stream-build: warning: tinytorch: commit-rights: " in out.stderr
     via_dnf = dnf("stream-build", "plan", str(built["manifest"]), "--json", "--locked", root=built["top"] / "r")
     via_cli = cli("plan", str(built["manifest"]), "--json", "--locked")
     assert via_dnf.code == 0 and via_cli.code == 0, via_dnf.stderr + via_cli.stderr
@@ -216,3 +218,12 @@ def test_an_older_installed_package_is_upgraded_to_the_streams(built, tmp_path):
     query = subprocess.run(["rpm", "--root", str(root), "--dbpath", "/usr/lib/sysimage/rpm", "-q", "tinytorch"],
                            capture_output=True, text=True).stdout.split()
     assert query == ["tinytorch-2.11.0-1.fc44.noarch"]
+
+
+def test_nowait_starts_the_build_and_watch_follows_it(built, tmp_path):
+    started = dnf("stream-build", "build", str(built["manifest"]), "--nowait", root=tmp_path / "r")
+    assert started.code == 0, started.stderr
+    assert "started in the background" in started.stdout and "follow it with: stream-build watch" in started.stdout
+    watched = dnf("stream-build", "watch", str(built["manifest"]), root=tmp_path / "r")
+    assert watched.code == 0, watched.stderr
+    assert "= tinyllm unchanged" in watched.stdout and watched.stdout.rstrip().endswith("ended: ok")
