@@ -11,7 +11,7 @@ from typing import Any, Optional, Sequence
 import click
 
 from . import options
-from .cliutil import handle_errors, manifest_path, open_stream, say
+from .cliutil import finish_progress, handle_errors, manifest_path, open_stream, say
 
 
 @click.command()
@@ -97,7 +97,7 @@ def do_build(stream: Any, params: Any, backend_extra: Optional[dict] = None) -> 
     report, published, detached = frontend.run_build(
         stream, backend, backend_options, "locked" if params["locked"] else "auto", params["keep_going"],
         params["resume"], check=not params["no_check"], nowait=params["nowait"])
-    stream_progress_done(stream)
+    finish_progress(stream)
     if detached is not None:
         say(render.detached_lines(detached.pid, detached.log, f"stream-build watch {stream.manifest.path}",
                                   params["json_output"]))
@@ -108,14 +108,6 @@ def do_build(stream: Any, params: Any, backend_extra: Optional[dict] = None) -> 
         return None
     require_success(report)
     return report
-
-
-def stream_progress_done(stream: Any) -> None:
-    """Stop the live status line before the result is printed."""
-    for plugin in stream.plugins.manager.get_plugins():
-        close = getattr(plugin, "close", None)
-        if getattr(plugin, "shows_warnings", False) and close is not None:
-            close()
 
 
 @click.command()

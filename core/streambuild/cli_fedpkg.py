@@ -26,7 +26,7 @@ from typing import Any, Callable, Optional
 import click
 
 from . import options
-from .cliutil import handle_errors, host, host_object, open_stream, say
+from .cliutil import finish_progress, handle_errors, host, host_object, open_stream, say
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,6 @@ def stream_build(manifest_option: Optional[str], **params: Any) -> None:
     """Build the stream set (a stream-build manifest) that contains this dist-git repository, in dependency
     order, with the current checkout's commit for this package. The commit must be pushed to its branch."""
     from . import frontend, packager, render
-    from .cli_build import stream_progress_done
     from .stream import require_success
 
     here = checkout()
@@ -85,7 +84,7 @@ def stream_build(manifest_option: Optional[str], **params: Any) -> None:
                    f"{commit[:12]} ({branch})")
     report, published, detached = packager.build_checkout(stream, here.name, branch, commit, backend, backend_options,
                                                           params["keep_going"], params["nowait"])
-    stream_progress_done(stream)
+    finish_progress(stream)
     if detached is not None:
         follow = "fedpkg-stream stream-status --watch" + (f" --manifest {manifest_option}" if manifest_option else "")
         say(render.detached_lines(detached.pid, detached.log, follow, params["json_output"]))

@@ -17,7 +17,7 @@ from typing import Any, Callable, List, Optional, Sequence
 import click
 
 from . import options
-from .cliutil import handle_errors, manifest_path, open_stream, say
+from .cliutil import finish_progress, handle_errors, manifest_path, open_stream, say
 
 Confirm = Optional[Callable[[List[str]], bool]]
 
@@ -57,12 +57,11 @@ def confirmation(assumeyes: bool, assumeno: bool = False) -> Confirm:
 
 def install_and_say(stream: Any, choice: Any, confirm: Confirm, json_output: bool) -> None:
     from . import frontend
-    from .cli_build import stream_progress_done
 
     try:
         outcome = frontend.install(stream, choice, confirm)
     finally:
-        stream_progress_done(stream)
+        finish_progress(stream)
     if json_output:
         click.echo(json.dumps(outcome.to_json()))
     else:

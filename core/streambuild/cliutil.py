@@ -143,6 +143,14 @@ def open_stream(manifest: str, workdir: Optional[str], json_output: bool = False
     return Stream(manifest, workdir, make_plugins(extra=[reporter]), jobs, config_path=config)
 
 
+def finish_progress(stream: "Stream") -> None:
+    """Stop the live status line before the result is printed."""
+    for plugin in stream.plugins.manager.get_plugins():
+        close = getattr(plugin, "close", None)
+        if getattr(plugin, "shows_warnings", False) and close is not None:
+            close()
+
+
 def say(lines: Iterable[str]) -> None:
     """Print result lines on standard output."""
     for line in lines:

@@ -19,7 +19,7 @@ from typing import Any, Optional, Sequence
 import click
 
 from .. import options, render
-from ..cliutil import handle_errors, host_object, manifest_path, open_stream, say
+from ..cliutil import finish_progress, handle_errors, host_object, manifest_path, open_stream, say
 
 INTERRUPTED = "interrupted; the Koji tasks go on ('stream-build koji watch' follows them)"
 
@@ -87,7 +87,6 @@ def watch_cmd(manifest: Optional[str], manifest_option: Optional[str], workdir: 
     """Follow the submitted stream task; bring its results home and publish them."""
     from .. import render
     from ..build import BuildReport, StreamJob
-    from ..cli_build import stream_progress_done
     from ..errors import BuildFailed
     from ..stream import require_success
 
@@ -110,7 +109,7 @@ def watch_cmd(manifest: Optional[str], manifest_option: Optional[str], workdir: 
                 say([render.regeneration_line(backend.regenerations)])
             raise
         published = stream.publish(planned.plan, report) if report.ok else None
-    stream_progress_done(stream)
+    finish_progress(stream)
     say(render.build_end(report, published.stream_repo if published else None, json_output, backend.regenerations))
     require_success(report)
 
