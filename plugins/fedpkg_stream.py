@@ -10,12 +10,14 @@ with one call after building its client::
 
 ``fedpkg-stream`` (this file run as a script, or the console script of the same
 name) is fedpkg's client with the three subcommands added, so every fedpkg command
-keeps working beside them. Everything lives in :mod:`streambuild._foreign.rpkg`.
+keeps working beside them. Everything lives behind ``streambuild``'s public API
+(``fedpkg_register``, ``fedpkg_main``; the rpkg wall is :mod:`streambuild._foreign.rpkg`).
 """
 
-from streambuild._foreign.rpkg import SUBCOMMANDS, base_client_class, launcher_class, main, register
+from streambuild import fedpkg_main as main
+from streambuild import fedpkg_register as register
 
-__all__ = ["SUBCOMMANDS", "base_client_class", "launcher_class", "main", "register"]
+__all__ = ["main", "register"]
 
 if __name__ == "__main__":
     main()

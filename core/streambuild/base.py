@@ -1,15 +1,48 @@
-"""The base distribution a stream is built on (``fedora-44-x86_64``) and its rpm macros."""
+"""The base distribution a stream is built on (``fedora-44-x86_64``) and its rpm macros.
+
+A base names its release (``fedora-44``), except Fedora's development branch, ``rawhide``,
+whose number moves: it is the next release's, one ahead of the newest branched one, and it
+goes up when Fedora branches a release from rawhide, in February and in August. Where it comes
+from, first found first:
+
+1. ``$STREAM_BUILD_RAWHIDE_VERSION`` (a number), when set;
+2. the base's own metadata, when the manifest lists ``base_repos``: the newest ``.fcNN`` its
+   packages' releases name (:func:`streambuild.stream.Stream.plan` sets it with
+   :meth:`Base.with_number`), so a stream built on rawhide gets rawhide's ``%fedora`` and ``%dist``;
+3. Fedora's schedule (:func:`scheduled_rawhide`): 40 until Fedora 40 branched in February 2024,
+   one more at each branching since (46 from August 2026 on) — an estimate, said as one.
+"""
 
 from __future__ import annotations
 
+import datetime
+import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Dict, Optional, Tuple
 
-from .errors import Location, ManifestError
+from .errors import InputError, Location, ManifestError
 
-#: Fedora's development branch; its number is the one ahead of the newest release.
-RAWHIDE_VERSION = 45
+RAWHIDE_ENV = "STREAM_BUILD_RAWHIDE_VERSION"
+#: Rawhide's number before Fedora 40 branched (February 2024); it goes up by one at each branching.
+_RAWHIDE_2024 = 40
+
+
+def scheduled_rawhide(today: Optional[datetime.date] = None) -> int:
+    """Rawhide's number by Fedora's schedule: a release branches from rawhide in February and August."""
+    today = today or datetime.date.today()
+    halves = (today.year - 2024) * 2 + (0 if today.month < 2 else 1 if today.month < 8 else 2)
+    return _RAWHIDE_2024 + halves
+
+
+def rawhide_version(env: Optional[Dict[str, str]] = None) -> int:
+    """Rawhide's number without the base's metadata: ``$STREAM_BUILD_RAWHIDE_VERSION``, else the schedule's."""
+    value = (os.environ if env is None else env).get(RAWHIDE_ENV, "").strip()
+    if not value:
+        return scheduled_rawhide()
+    if not value.isdigit() or not 30 <= int(value) <= 9999:
+        raise InputError(f"${RAWHIDE_ENV}={value!r} is not a Fedora release number")
+    return int(value)
 
 _BASE = re.compile(r"(?P<distro>fedora|centos-stream|rhel|epel)-(?P<release>rawhide|[0-9]{1,4})-(?P<arch>[a-z0-9_]+)\Z")
 ARCHES = ("x86_64", "aarch64", "ppc64le", "s390x", "i686", "noarch")
@@ -28,6 +61,7 @@ class Base:
     distro: str
     release: str
     arch: str
+    number: Optional[int] = None  # rawhide's number as the base's metadata names it (see the module docstring)
 
     @property
     def name(self) -> str:
@@ -35,7 +69,15 @@ class Base:
 
     @property
     def version(self) -> int:
-        return RAWHIDE_VERSION if self.release == "rawhide" else int(self.release)
+        if self.release != "rawhide":
+            return int(self.release)
+        return self.number if self.number is not None else rawhide_version()
+
+    def with_number(self, number: Optional[int]) -> "Base":
+        """This base with rawhide's number from its metadata (an explicit ``$STREAM_BUILD_RAWHIDE_VERSION`` wins)."""
+        if self.release != "rawhide" or number is None or os.environ.get(RAWHIDE_ENV, "").strip():
+            return self
+        return replace(self, number=number)
 
     @property
     def dist(self) -> str:

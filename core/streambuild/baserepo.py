@@ -19,6 +19,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from typing import (
@@ -230,3 +231,13 @@ def package_names(urls: Sequence[str], cache_dir: Optional[str] = None) -> Set[s
     for url in urls:
         names |= {p.name for p in read_repo(url, cache_dir)[0]}
     return names
+
+
+_FEDORA_DIST = re.compile(r"\.fc([0-9]{2,4})(?![0-9])")
+
+
+def newest_fedora_release(urls: Sequence[str], cache_dir: Optional[str] = None) -> Optional[int]:
+    """The newest Fedora release the base's packages name in their releases (``.fc46``): rawhide's number
+    when the repositories are rawhide's (see :mod:`streambuild.base`); None when none names one."""
+    found = [int(m.group(1)) for url in urls for p in read_repo(url, cache_dir)[0] for m in _FEDORA_DIST.finditer(p.evr)]
+    return max(found) if found else None

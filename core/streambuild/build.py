@@ -303,6 +303,7 @@ class Executor:
         staged = self.workdir.tmp(f"result-{name}-")
         scratch = self.workdir.tmp(f"build-{name}-")
         log = os.path.join(staged, "build.log")
+        self.emit({"event": "build-log", "component": name, "log": log})  # to follow while it builds
         source = self.sources[name]
         analysis = self.plan.component(name).analysis
         generated = tuple(r for r in self.requirements.get(name, ()) if r not in analysis.buildrequires)

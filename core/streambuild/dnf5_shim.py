@@ -12,6 +12,7 @@ with DNF5's global options in the environment:
 ``STREAM_BUILD_DNF5_RELEASEVER``    ``--releasever``, only when given on the command line
 ``STREAM_BUILD_DNF5_ASSUMEYES``     ``1`` for ``-y``/``--assumeyes``
 ``STREAM_BUILD_DNF5_ASSUMENO``      ``1`` for ``--assumeno``
+``STREAM_BUILD_DNF5_QUIET``         ``1`` for ``-q``/``--quiet`` (passed on as ``-q``)
 ==================================  =============================================
 
 Everything is decided here, where it is tested: the C++ only collects and hands
@@ -47,6 +48,7 @@ class Dnf5Options:
     releasever: Optional[str] = None
     assumeyes: bool = False
     assumeno: bool = False
+    quiet: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "Dnf5Options":
@@ -62,19 +64,20 @@ class Dnf5Options:
         releasever = env.get(ENV_PREFIX + "RELEASEVER") or None
         if releasever is not None and (releasever.startswith("-") or any(ch.isspace() for ch in releasever)):
             raise InputError(f"--releasever {releasever!r} is not a release version")
-        return cls(os.path.normpath(installroot), releasever, flag("ASSUMEYES"), flag("ASSUMENO"))
+        return cls(os.path.normpath(installroot), releasever, flag("ASSUMEYES"), flag("ASSUMENO"), flag("QUIET"))
 
 
 def _manifest_argument(subcommand: str, args: Sequence[str]) -> str:
-    """The MANIFEST the stream-build command would use, parsed by that command's own parser."""
-    from .cli import cli
+    """The manifest the stream-build command would use (``-m``, else ``stream-build.yaml`` here),
+    parsed by that command's own parser."""
+    from .cli import load
+    from .cliutil import manifest_path
 
-    command = cli.commands[subcommand]
     try:
-        ctx = command.make_context(subcommand, list(args), resilient_parsing=True)
+        ctx = load(subcommand).make_context(subcommand, list(args), resilient_parsing=True)
     except click.ClickException:
-        return "stream-build.yaml"
-    return str(ctx.params.get("manifest") or "stream-build.yaml")
+        return manifest_path()
+    return manifest_path(ctx.params.get("manifest"), ctx.params.get("manifest_option"))
 
 
 def translate(argv: Sequence[str], options: Dnf5Options) -> List[str]:
@@ -84,6 +87,8 @@ def translate(argv: Sequence[str], options: Dnf5Options) -> List[str]:
     subcommand, rest = argv[0], list(argv[1:])
     if subcommand not in SUBCOMMANDS:
         raise InputError(f"unknown subcommand {subcommand!r} (choose from {', '.join(SUBCOMMANDS)})")
+    if options.quiet:
+        rest = ["-q", *rest]
     if subcommand != "install":
         return [subcommand, *rest]
     if options.releasever is not None:

@@ -7,7 +7,7 @@ what every front-end returns. Nothing else should reach a user as a traceback.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Sequence
 
 from .redaction import redact
 
@@ -59,6 +59,19 @@ class InputError(StreamBuildError):
 
 class ManifestError(InputError):
     """The manifest is malformed or names something impossible."""
+
+
+class ManifestErrors(ManifestError):
+    """Every problem of one manifest, reported together (each with its place)."""
+
+    def __init__(self, problems: "Sequence[ManifestError]") -> None:
+        first = problems[0]
+        super().__init__(first.message, first.location)
+        self.problems = tuple(problems)
+
+    def __str__(self) -> str:
+        """One located line per problem."""
+        return "\n".join(StreamBuildError.__str__(p) for p in self.problems)
 
 
 class LockError(InputError):

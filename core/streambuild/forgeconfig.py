@@ -42,6 +42,7 @@ Unknown keys and wrong types are errors that name the file and the key.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 import re
 import sys
@@ -170,6 +171,31 @@ class Config:
             return self.forges[name]
         except KeyError:
             raise InputError(f"unknown forge {name!r} (configured: {', '.join(sorted(self.forges))})") from None
+
+
+def override(settings: ForgeSettings, dist_git: Optional[str] = None, forge_url: Optional[str] = None) -> ForgeSettings:
+    """``settings`` with ``--dist-git`` and ``--forge-url`` applied.
+
+    ``--dist-git URL`` moves every dist-git URL of the forge, not only where repositories are
+    cloned: where pushes go (``push_url``) and, for Pagure, the API branches and access lists
+    are read from (``dist_git_api``: the URL without its ``/<namespace>/``, as
+    ``https://src.fedoraproject.org`` is for ``https://src.fedoraproject.org/rpms/``).
+    """
+    changes: Dict[str, Any] = {}
+    if dist_git:
+        base = values.as_base_url(values.check_url(dist_git, "--dist-git"))
+        changes.update(dist_git=base, push_url=None)
+        if settings.type == "pagure":
+            if not base.startswith(("https://", "http://")):
+                raise InputError(f"--dist-git {base}: forge {settings.name!r} reads branches from Pagure's API on the "
+                                 "dist-git host, which needs an https or http URL (or set dist_git_api in the config)")
+            api = base.rstrip("/")
+            if api.endswith("/" + settings.namespace):
+                api = api[: -len(settings.namespace) - 1]
+            changes["dist_git_api"] = api
+    if forge_url:
+        changes["url"] = values.check_url(forge_url, "--forge-url", schemes=("https", "http")).rstrip("/")
+    return dataclasses.replace(settings, **changes) if changes else settings
 
 
 def user_config_path() -> str:

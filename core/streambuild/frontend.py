@@ -10,7 +10,9 @@ install`` and ``fedpkg-stream stream-build`` refuse the same things with the sam
   (:func:`check_provided`), read from the published stream repository itself;
 - which ``$releasever`` an install uses (:func:`releasever_for`);
 - which lock the published repository was built from (:func:`built_lock`), for image labels;
-- the lines a build summary prints (:func:`summary_lines`).
+- how a build runs, or starts in the background with ``--nowait`` (:func:`run_build`).
+
+What they print is :mod:`streambuild.render`.
 """
 
 from __future__ import annotations
@@ -21,16 +23,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from . import journal as journal_mod
-from . import lock as lock_mod
 from . import tools, values
 from .errors import InputError
-from .install import dnf_api
 from .manifest import Manifest
-from .publish import rpm_name
-from .targets.container import ImageResult, ImageSettings
 
 if TYPE_CHECKING:
+    from .build import BuildReport
+    from .lock import Lock
+    from .detached import Detached
+    from .publish import Published
     from .stream import Stream
+    from .targets.container import ImageResult, ImageSettings
 
 #: Install targets that take a root directory.
 ROOT_TARGETS = ("installroot",)
@@ -44,6 +47,15 @@ class InstallChoice:
     packages: Tuple[str, ...]
     installroot: Optional[str] = None  # for the installroot target: an absolute directory
     output: Optional[str] = None  # for the container target: "oci-archive:PATH" or "docker-archive:PATH"
+
+
+def check_package_arguments(packages: Sequence[str]) -> None:
+    """Packages are positional arguments, as in DNF: one that is a manifest file is the old
+    ``install MANIFEST`` form, refused saying what to type."""
+    for name in packages:
+        if name.endswith((".yaml", ".yml")) and os.path.isfile(name):
+            raise InputError(f"install takes package names; {name} is a file: name the manifest with "
+                             f"--manifest {name} (-m {name})")
 
 
 def choose_install(
@@ -60,6 +72,7 @@ def choose_install(
     ``install.packages``. ``output`` only applies to the ``container`` target.
     """
     spec = manifest.install
+    check_package_arguments(packages)
     chosen = tuple(packages) or (spec.packages if spec else ())
     if not chosen:
         raise InputError("nothing to install: name packages, or list them under install.packages")
@@ -88,7 +101,7 @@ class InstallOutcome:
 
     choice: InstallChoice
     installed: Tuple[str, ...]
-    image: Optional[ImageResult] = None
+    image: Optional["ImageResult"] = None
 
     def to_json(self) -> Dict[str, Any]:
         data: Dict[str, Any] = {
@@ -118,6 +131,8 @@ def check_install_tools(choice: InstallChoice) -> None:
     if choice.target == "container":
         tools.require(("buildah",), "the container install target")
     elif choice.target in ("installroot", "host"):
+        from .install import dnf_api
+
         dnf_api()
 
 
@@ -132,14 +147,16 @@ def install(stream: "Stream", choice: InstallChoice, confirm: Optional[Callable[
         installed = stream.install(choice.target, choice.packages, choice.installroot, confirm)
         return InstallOutcome(choice, tuple(installed))
     factory = stream.plugins.registry.install_target("container")
-    result: ImageResult = factory(image_settings(stream, choice.output)).build(stream.install_request(choice.packages))
+    result: "ImageResult" = factory(image_settings(stream, choice.output)).build(stream.install_request(choice.packages))
     stream.emit({"event": "installed", "target": "container", "image": result.reference, "digest": result.digest,
                  "packages": list(result.packages)})
     return InstallOutcome(choice, result.packages, result)
 
 
-def image_settings(stream: "Stream", output: Optional[str]) -> ImageSettings:
+def image_settings(stream: "Stream", output: Optional[str]) -> "ImageSettings":
     """The container target's settings: the manifest's ``install:`` and the lock the repo was built from."""
+    from .targets.container import ImageSettings
+
     spec = stream.manifest.install
     if spec is None or spec.type != "container" or not spec.base_image or not spec.tag:
         raise InputError(
@@ -166,6 +183,8 @@ def stream_packages(stream_repo: str) -> Dict[str, List[str]]:
 
     Raises :class:`InputError` when the repository has not been published yet.
     """
+    from .publish import rpm_name
+
     if not os.path.exists(os.path.join(stream_repo, "repodata", "repomd.xml")):
         raise InputError("the stream has not been built yet: no stream repository (run 'stream-build build')")
     found: Dict[str, List[str]] = {}
@@ -209,12 +228,14 @@ def releasever_for(manifest: Manifest, given: Optional[str]) -> str:
 # -- which lock the published repository came from -------------------------------
 
 
-def built_lock(journal_path: str, lock_path: str) -> lock_mod.Lock:
+def built_lock(journal_path: str, lock_path: str) -> "Lock":
     """The lock of the last successful build recorded in the journal (else the lock file).
 
     The lock file may have been re-resolved since the repository was published;
     the journal's ``run-start`` record holds the lock that run really built.
     """
+    from . import lock as lock_mod
+
     starts: Dict[str, Dict[str, Any]] = {}
     last_ok: Optional[Dict[str, Any]] = None
     for record in journal_mod.read(journal_path):
@@ -231,7 +252,9 @@ def built_lock(journal_path: str, lock_path: str) -> lock_mod.Lock:
     return lock_mod.read_lock(lock_path)
 
 
-def _lock_from_json(data: Mapping[str, Any]) -> lock_mod.Lock:
+def _lock_from_json(data: Mapping[str, Any]) -> "Lock":
+    from . import lock as lock_mod
+
     return lock_mod.Lock(
         data["base"],
         tuple(
@@ -241,52 +264,43 @@ def _lock_from_json(data: Mapping[str, Any]) -> lock_mod.Lock:
     )
 
 
-# -- printing --------------------------------------------------------------------
+# -- building ----------------------------------------------------------------------
 
 
-def summary_lines(report: Any) -> List[str]:
-    """The lines a build summary prints: the backend, one line per component (and what it took
-    from the host unchecked), then the counts."""
-    lines = []
-    if getattr(report, "backend", ""):
-        lines.append(f"backend: {report.backend} ({report.backend_reason})")
-    for result in report.results.values():
-        line = f"  {result.name:30} {'unchanged' if result.state == 'cached' else result.state:12}"
-        if result.state == "failed":
-            line += f" log: {result.log}"
-            if result.message:
-                line += f" ({result.message})"
-        elif result.message and result.state not in ("done", "cached"):
-            line += f" {result.message}"
-        lines.append(line)
-        resolution = getattr(result, "resolution", None)
-        if resolution is not None and resolution.assumed:
-            lines.append(f"  {'':30} assumed from the host: {', '.join(resolution.assumed)}")
-    lines.append(
-        f"{report.count('done')} built, {report.count('cached')} unchanged (not rebuilt), "
-        f"{report.count('failed')} failed, {report.count('skipped') + report.count('not-started')} not built"
-    )
-    lines += audit_lines(getattr(report, "audits", {}), getattr(report, "added_edges", ()))
-    return lines
+def backend_for(target: Optional[str], backend: Optional[str]) -> Tuple[str, Dict[str, Any]]:
+    """``--target`` names a Koji build target (as in koji and fedpkg): it means the koji backend."""
+    if target is not None:
+        values.check_name(target, "--target")
+        if backend not in (None, "koji"):
+            raise InputError(f"--target names a Koji build target; the {backend} backend has none (use --backend koji)")
+        return "koji", {"target": target}
+    return backend or "auto", {}
 
 
-def audit_lines(audits: Mapping[str, Any], added_edges: Sequence[Mapping[str, str]] = ()) -> List[str]:
-    """The series audit as people read it: how much the stream met, and every build against the base."""
-    if not audits and not added_edges:
-        return []
-    inside = sum(len(a.from_stream) for a in audits.values())
-    outside = sum(len(a.from_outside) for a in audits.values())
-    lines = [f"series audit: {inside} BuildRequires met by the stream, {outside} by the base or the host"]
-    for edge in added_edges:
-        lines.append(f"  learned while building: {edge['component']} waited for {edge['after']} ({edge['capability']})")
-    for audit in audits.values():
-        lines += [f"  warning: {finding}" for finding in audit.findings]
-    return lines
+def koji_options(backend: str, profile: Optional[str], koji_config: Optional[str]) -> Dict[str, Any]:
+    """``-p``/``--profile`` and ``--koji-config``: options of the koji backend only."""
+    given = {k: v for k, v in (("profile", profile), ("config", koji_config)) if v is not None}
+    if given and backend != "koji":
+        names = " and ".join(("--profile" if k == "profile" else "--koji-config") for k in given)
+        raise InputError(f"{names} only apply to the koji backend (--backend koji or --target)")
+    return given
 
 
-def summary_json(report: Any) -> Dict[str, Any]:
-    """The summary ``--json`` prints at the end of a build."""
-    return {"event": "summary", "backend": getattr(report, "backend", ""),
-            "components": [r.to_json() for r in report.results.values()],
-            "audit": [a.to_json() for a in report.audits.values()],
-            "added_edges": list(report.added_edges), "findings": report.findings}
+def run_build(stream: "Stream", backend: str, options: Mapping[str, Any], mode: str = "auto", keep_going: bool = False,
+              resume: bool = False, check: bool = True, nowait: bool = False
+              ) -> Tuple[Optional["BuildReport"], Optional["Published"], Optional["Detached"]]:
+    """Build here, or with ``nowait`` hand the build over and return: Koji's stream task goes on by itself,
+    any other backend builds in a ``stream-build build --locked`` of its own in the background (after the
+    lock is resolved here, so that bad refs are said now). The caller holds no work-directory lock."""
+    from .detached import start_detached
+
+    if not nowait or backend == "koji":
+        with stream.workdir:
+            report, published = stream.build(backend, mode, keep_going, resume, check,
+                                             backend_options={**options, **({"nowait": True} if nowait else {})} or None)
+        return report, published, None
+    if resume:
+        raise InputError("--nowait and --resume cannot be used together (resume in the foreground)")
+    with stream.workdir:
+        stream.lock("locked" if mode == "locked" else "auto")
+    return None, None, start_detached(stream, backend, keep_going, check)

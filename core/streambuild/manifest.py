@@ -6,16 +6,19 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar
 
 from . import schema, values, yamldoc
 from .base import Base, parse_base
-from .errors import Location, ManifestError
+from .errors import InputError, Location, ManifestError, ManifestErrors
 from .yamldoc import Document
 
 FEDORA_DIST_GIT = "https://src.fedoraproject.org/rpms/"
 FEDORA_LOOKASIDE = "https://src.fedoraproject.org/repo/pkgs/rpms/"
 DEFAULT_DISTGIT_REF = "rawhide"
+T = TypeVar("T")
+#: The manifest a command uses when none is named: this file in the current directory.
+DEFAULT_NAME = "stream-build.yaml"
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,18 @@ class Manifest:
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
+def find_manifest(given: Optional[str] = None, directory: Optional[str] = None) -> str:
+    """The manifest a command means: ``given`` (``--manifest``), else ``stream-build.yaml`` in
+    ``directory`` (the current directory), which must exist."""
+    if given:
+        return given
+    where = directory or os.getcwd()
+    path = os.path.join(where, DEFAULT_NAME)
+    if not os.path.exists(path):
+        raise ManifestError(f"no {DEFAULT_NAME} in {where}: name the manifest with --manifest FILE (-m FILE)")
+    return path if directory else DEFAULT_NAME
+
+
 def load_manifest(path: str) -> Manifest:
     try:
         with open(path, "rb") as handle:
@@ -109,14 +124,38 @@ def parse_manifest(text: str, path: str = "<manifest>") -> Manifest:
     return _parse(yamldoc.load(text, path))
 
 
+class _Problems:
+    """Collects the problems of a manifest so that all are reported together."""
+
+    def __init__(self) -> None:
+        self.found: List[InputError] = []
+
+    def attempt(self, func: Callable[..., T], *args: Any) -> Optional[T]:
+        try:
+            return func(*args)
+        except ManifestErrors as exc:
+            self.found.extend(exc.problems)
+        except InputError as exc:  # a bad name, ref, URL or path (UnsafeValueError), a bad base
+            self.found.append(exc)
+        return None
+
+    def raise_all(self) -> None:
+        if len(self.found) == 1:
+            raise self.found[0]
+        if self.found:
+            raise ManifestErrors([p if isinstance(p, ManifestError) else ManifestError(p.message, p.location)
+                                  for p in self.found])
+
+
 def _parse(doc: Document) -> Manifest:
     path = doc.path
     if doc.data is None:
         raise ManifestError("the manifest is empty (expected 'base:' and 'build:')", Location(path, 1, 1))
     schema.validate(doc)
     data = doc.data
-    base = parse_base(data["base"], doc.where(("base",)))
-    macros = _macros(doc, data.get("macros", {}), ("macros",))
+    problems = _Problems()
+    base = problems.attempt(parse_base, data["base"], doc.where(("base",)))
+    macros = problems.attempt(_macros, doc, data.get("macros", {}), ("macros",)) or ()
     distgit_sources = [s for s in data["build"] if s["type"] == "dist-git"]
     default_distgit = values.as_base_url(distgit_sources[0]["url"]) if distgit_sources else FEDORA_DIST_GIT
     default_lookaside = _lookaside_of(distgit_sources[0]) if distgit_sources else FEDORA_LOOKASIDE
@@ -124,36 +163,42 @@ def _parse(doc: Document) -> Manifest:
     seen: Dict[str, Location] = {}
     for s_index, source in enumerate(data["build"]):
         key = ("build", s_index)
-        url = values.as_base_url(values.check_url(source["url"], "url", doc.where(key + ("url",))))
-        lookaside = None
-        if "lookaside" in source:
-            if source["type"] != "dist-git":
-                raise ManifestError("'lookaside' only applies to dist-git sources", doc.where_key(key + ("lookaside",)))
-            lookaside = values.as_base_url(
-                values.check_url(source["lookaside"], "lookaside", doc.where(key + ("lookaside",)), ("https", "http", "file"))
-            )
-        else:
-            lookaside = _lookaside_of(source) if source["type"] == "dist-git" else default_lookaside
+        checked = problems.attempt(values.check_url, source["url"], "url", doc.where(key + ("url",)))
+        url = values.as_base_url(checked) if checked else ""
+        lookaside = problems.attempt(_source_lookaside, doc, source, key, default_lookaside)
         for p_index, item in enumerate(source["packages"]):
             pkey = key + ("packages", p_index)
-            comp = _component(doc, item, pkey, source["type"], url, lookaside, default_distgit)
+            comp = problems.attempt(_component, doc, item, pkey, source["type"], url, lookaside, default_distgit)
+            if comp is None:
+                continue
             if comp.name in seen:
-                raise ManifestError(
-                    f"component {comp.name!r} is listed twice (first at {seen[comp.name]})", doc.where(pkey)
-                )
+                problems.found.append(ManifestError(
+                    f"component {comp.name!r} is listed twice (first at {seen[comp.name]})", doc.where(pkey)))
             seen[comp.name] = doc.where(pkey)
             components.append(comp)
-    install = _install(doc, data["install"]) if "install" in data else None
+    install = problems.attempt(_install, doc, data["install"]) if "install" in data else None
     if "name" in data:
-        name = values.check_name(data["name"], "stream name", doc.where(("name",)))
+        name = problems.attempt(values.check_name, data["name"], "stream name", doc.where(("name",))) or "stream"
     else:
         stem = os.path.splitext(os.path.basename(path))[0]
         name = stem if values.is_name(stem) else "stream"
     base_repos = tuple(
-        values.check_url(url, "base_repos entry", doc.where(("base_repos", i)), ("https", "http", "file"))
+        problems.attempt(values.check_url, url, "base_repos entry", doc.where(("base_repos", i)),
+                         ("https", "http", "file")) or ""
         for i, url in enumerate(data.get("base_repos", []))
     )
+    problems.raise_all()
+    assert base is not None
     return Manifest(path, name, base, tuple(components), macros, install, base_repos)
+
+
+def _source_lookaside(doc: Document, source: Dict[str, Any], key: tuple, default: Optional[str]) -> Optional[str]:
+    if "lookaside" not in source:
+        return _lookaside_of(source) if source["type"] == "dist-git" else default
+    if source["type"] != "dist-git":
+        raise ManifestError("'lookaside' only applies to dist-git sources", doc.where_key(key + ("lookaside",)))
+    return values.as_base_url(
+        values.check_url(source["lookaside"], "lookaside", doc.where(key + ("lookaside",)), ("https", "http", "file")))
 
 
 def _lookaside_of(source: Dict[str, Any]) -> Optional[str]:

@@ -5,7 +5,7 @@ release-series branch. ``fedpkg-stream stream-build`` builds the whole stream se
 contains that component, with *the checkout's commit* for it instead of the
 branch's head (the other components keep their locked or resolved commits):
 
-1. :func:`find_manifest` finds the stream set (``--manifest``, else
+1. :func:`streambuild.manifest.find_manifest` finds the stream set (``--manifest``, else
    ``stream-build.yaml`` in the checkout);
 2. :func:`check_checkout` makes sure the set builds this package from the branch the
    checkout is on;
@@ -14,41 +14,37 @@ branch's head (the other components keep their locked or resolved commits):
    commits that are on a dist-git branch, never from unpushed work);
 4. :func:`build_checkout` writes that lock and builds with it (``--locked``), in this
    process or, for ``--nowait`` with a backend that always waits, in a detached
-   ``stream-build build`` whose progress ``stream-status --watch`` follows.
+   ``stream-build build`` (:func:`start_detached`, which ``stream-build build --nowait``
+   uses too) whose progress ``stream-status --watch`` follows.
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
-from dataclasses import dataclass
-from typing import Any, List, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Mapping, Optional, Tuple
 
 from . import gitops
 from . import lock as lock_mod
 from . import values
 from .build import BuildReport
-from .errors import InputError, LockError, SourceError, StreamBuildError
+from .errors import InputError, LockError, SourceError
 from .manifest import Manifest
-from .publish import Published
-from .stream import Stream
 
-DEFAULT_MANIFEST = "stream-build.yaml"
-START_TIMEOUT = 120.0  # seconds a background build may take to lock, plan and start
+if TYPE_CHECKING:
+    from .build import BuildReport
+    from .detached import Detached
+    from .publish import Published
+    from .stream import Stream
 
 
-def find_manifest(checkout: str, given: Optional[str] = None) -> str:
-    """The stream set's manifest: ``given``, else ``stream-build.yaml`` in the checkout."""
-    if given:
-        return given
-    path = os.path.join(checkout, DEFAULT_MANIFEST)
-    if not os.path.exists(path):
-        raise InputError(
-            f"no {DEFAULT_MANIFEST} in {checkout}: name the stream set that contains this package with --manifest FILE"
-        )
-    return path
+
+def dist_git_base(url: str, name: str) -> Optional[str]:
+    """The base URL of a package's dist-git repository URL (``ssh://host/rpms/`` for
+    ``ssh://host/rpms/foo.git``); None when ``url`` does not end with the package's name."""
+    url = url.strip().rstrip("/")
+    for suffix in (f"/{name}.git", f"/{name}"):
+        if url.endswith(suffix) and len(url) > len(suffix):
+            return url[: -len(suffix)] + "/"
+    return None
 
 
 def check_checkout(manifest: Manifest, name: str, branch: Optional[str]) -> None:
@@ -107,27 +103,8 @@ def _is_ancestor(git_dir: str, commit: str, head: str) -> bool:
         return False
 
 
-@dataclass(frozen=True)
-class Detached:
-    """A build started in the background (``--nowait`` with a backend that always waits)."""
-
-    pid: int
-    log: str
-    command: Tuple[str, ...]
-
-
-def backend_for(target: Optional[str], backend: Optional[str]) -> Tuple[str, Mapping[str, Any]]:
-    """fedpkg's ``--target`` names a Koji build target: it means the koji backend with that target."""
-    if target is not None:
-        values.check_name(target, "--target")
-        if backend not in (None, "koji"):
-            raise InputError(f"--target names a Koji build target; the {backend} backend has none (use --backend koji)")
-        return "koji", {"target": target}
-    return backend or "auto", {}
-
-
 def build_checkout(
-    stream: Stream,
+    stream: "Stream",
     name: str,
     branch: Optional[str],
     commit: str,
@@ -135,59 +112,19 @@ def build_checkout(
     backend_options: Optional[Mapping[str, Any]] = None,
     keep_going: bool = False,
     nowait: bool = False,
-) -> Tuple[Optional[BuildReport], Optional[Published], Optional[Detached]]:
+) -> Tuple[Optional["BuildReport"], Optional["Published"], Optional["Detached"]]:
     """Build the stream set with ``name`` at ``commit``; see the module docstring.
 
     Returns the report and repository of a build run here, or the detached process
     of a ``nowait`` build started in the background.
     """
+    from .frontend import run_build
+
     check_checkout(stream.manifest, name, branch)
-    options = dict(backend_options or {})
     with stream.workdir:
         lock = stream.lock("auto")
         pinned = pin_component(stream.manifest, lock, name, commit, stream.workdir.git_cache)
         if pinned != lock:
             lock_mod.write_lock(stream.lock_path, pinned)
             stream.emit({"event": "locked", "lock": stream.lock_path, "pinned": {name: commit}})
-        if not nowait or backend == "koji":
-            if nowait:
-                options["nowait"] = True  # Koji builds on; 'stream-status --watch' follows it
-            report, published = stream.build(backend, "locked", keep_going, backend_options=options)
-            return report, published, None
-    # a backend that always waits: build in a process of its own, once this one has let go of the work directory
-    return None, None, start_detached(stream, backend, keep_going)
-
-
-def start_detached(stream: Stream, backend: str, keep_going: bool) -> Detached:
-    """Start ``stream-build build --locked`` in its own session, logging to the work directory."""
-    command: List[str] = [sys.executable, "-m", "streambuild.cli", "build", stream.manifest.path, "--locked",
-                          "--workdir", stream.workdir.root, "--backend", backend, "--jobs", str(stream.jobs)]
-    if keep_going:
-        command.append("--keep-going")
-    os.makedirs(stream.workdir.path("logs"), exist_ok=True)
-    log = stream.workdir.path("logs", f"nowait-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log")
-    journal = stream.workdir.journal
-    offset = os.path.getsize(journal) if os.path.exists(journal) else 0
-    with open(log, "ab") as handle:
-        proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=handle, stderr=handle,
-                                start_new_session=True, close_fds=True)
-    # return once the run is in the journal, so that a 'watch' right after follows this run
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline and proc.poll() is None and not _started_since(journal, offset):
-        time.sleep(0.05)
-    if proc.poll() not in (None, 0) and not _started_since(journal, offset):
-        with open(log, encoding="utf-8", errors="replace") as handle:
-            tail = handle.read()[-2000:].strip()
-        error = StreamBuildError(f"the background build stopped at once: {tail or 'no output'} (log: {log})")
-        error.exit_code = proc.returncode or 1  # its own exit code: bad input, policy, environment
-        raise error
-    return Detached(proc.pid, log, tuple(command))
-
-
-def _started_since(journal: str, offset: int) -> bool:
-    try:
-        with open(journal, "rb") as handle:
-            handle.seek(offset)
-            return b'"event": "run-start"' in handle.read()
-    except OSError:
-        return False
+    return run_build(stream, backend, backend_options or {}, "locked", keep_going, nowait=nowait)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import Iterable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 import pluggy
 
@@ -13,20 +13,29 @@ from .registry import Registry
 
 hookimpl = pluggy.HookimplMarker("streambuild")
 
-#: Built-in plugins, registered exactly like third-party ones.
+#: Built-in plugins, registered exactly like third-party ones. :mod:`streambuild.builtins` registers
+#: the Koji backend, the container target and the forges without importing them (:func:`lazy`).
 BUILTIN_PLUGINS = (
     "streambuild.backends.local",
     "streambuild.backends.mock",
-    "streambuild.koji.client",
     "streambuild.targets.installroot",
-    "streambuild.targets.container",
     "streambuild.policy.rules",
-    "streambuild.forges.pagure",
-    "streambuild.forges.forgejo",
-    "streambuild.forges.gitforge",
+    "streambuild.builtins",
 )
 
 ENTRY_POINT_GROUP = "streambuild"
+
+
+def lazy(path: str) -> Callable[..., Any]:
+    """A factory for the registry that imports ``"module:attribute"`` when it is first called, so a
+    command imports only the plugins it uses (``install`` never imports Koji's or the forges' code)."""
+
+    def factory(*args: Any, **kwargs: Any) -> Any:
+        module, _, attribute = path.partition(":")
+        return getattr(importlib.import_module(module), attribute)(*args, **kwargs)
+
+    factory.__qualname__ = factory.__name__ = f"lazy({path})"
+    return factory
 
 
 @dataclass

@@ -2,15 +2,17 @@
 
 The schema is the single description of the manifest's shape: ``stream-build schema``
 prints it, and :func:`validate` checks documents against it (the subset of JSON
-Schema used here), naming the file, line and column of the first problem.
+Schema used here), naming the file, line and column of every problem, each with a
+"did you mean" for a near miss (``pakages:`` → ``packages``, ``dist-gti`` → ``dist-git``).
 """
 
 from __future__ import annotations
 
+import difflib
 import re
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional, Sequence
 
-from .errors import ManifestError
+from .errors import ManifestError, ManifestErrors
 from .yamldoc import Document, PathKey
 
 _NAME_REF = r"^[^:]+:.+$"
@@ -122,49 +124,82 @@ def _show(key: PathKey) -> str:
     return text or "the document"
 
 
+def suggestion(word: Any, choices: Sequence[str]) -> Optional[str]:
+    """The choice ``word`` was most likely meant to be (a typo, a swapped letter), or None."""
+    if not isinstance(word, str):
+        return None
+    close = difflib.get_close_matches(word, [str(c) for c in choices], n=1, cutoff=0.7)
+    return close[0] if close else None
+
+
+def _did_you_mean(word: Any, choices: Sequence[str]) -> str:
+    near = suggestion(word, choices)
+    return f" (did you mean {near!r}?)" if near else ""
+
+
+def problems(doc: Document, schema: Dict[str, Any] = MANIFEST_SCHEMA) -> List[ManifestError]:
+    """Every place where ``doc`` does not follow ``schema``, in document order."""
+    found: List[ManifestError] = []
+    _check(doc, doc.data, schema, (), found)
+    return found
+
+
 def validate(doc: Document, schema: Dict[str, Any] = MANIFEST_SCHEMA) -> None:
-    """Raise :class:`ManifestError` at the first place where ``doc`` does not follow ``schema``."""
-    _check(doc, doc.data, schema, ())
+    """Raise :class:`ManifestErrors` naming every place where ``doc`` does not follow ``schema``."""
+    found = problems(doc, schema)
+    if found:
+        raise ManifestErrors(found)
 
 
-def _check(doc: Document, value: Any, schema: Dict[str, Any], key: PathKey) -> None:
+def _check(doc: Document, value: Any, schema: Dict[str, Any], key: PathKey, found: List[ManifestError]) -> None:
     if "oneOf" in schema:
         for option in schema["oneOf"]:
             if any(_type_ok(value, t) for t in _types(option)):
-                _check(doc, value, option, key)
+                _check(doc, value, option, key, found)
                 return
         kinds = " or ".join(t for option in schema["oneOf"] for t in _types(option))
-        raise ManifestError(f"{_show(key)}: expected {kinds}, found {_kind(value)}", doc.where(key))
+        found.append(ManifestError(f"{_show(key)}: expected {kinds}, found {_kind(value)}", doc.where(key)))
+        return
     kinds = _types(schema)
     if kinds and not any(_type_ok(value, t) for t in kinds):
-        raise ManifestError(f"{_show(key)}: expected {' or '.join(kinds)}, found {_kind(value)}", doc.where(key))
+        found.append(ManifestError(f"{_show(key)}: expected {' or '.join(kinds)}, found {_kind(value)}", doc.where(key)))
+        return
     if "enum" in schema and value not in schema["enum"]:
         choices = ", ".join(repr(c) for c in schema["enum"])
-        raise ManifestError(f"{_show(key)}: {value!r} is not one of {choices}", doc.where(key))
-    if "pattern" in schema:
-        if not re.match(schema["pattern"], value):
-            raise ManifestError(f"{_show(key)}: {value!r} is not {schema.get('description', schema['pattern'])}", doc.where(key))
+        found.append(ManifestError(f"{_show(key)}: {value!r} is not one of {choices}"
+                                   f"{_did_you_mean(value, schema['enum'])}", doc.where(key)))
+    if "pattern" in schema and not re.match(schema["pattern"], value):
+        found.append(ManifestError(f"{_show(key)}: {value!r} is not {schema.get('description', schema['pattern'])}",
+                                   doc.where(key)))
     if isinstance(value, dict):
-        props = schema.get("properties", {})
-        for name in schema.get("required", []):
-            if name not in value:
-                raise ManifestError(f"{_show(key)}: missing required key {name!r}", doc.where(key))
-        extra = schema.get("additionalProperties", True)
-        for name, item in value.items():
-            if name in props:
-                _check(doc, item, props[name], key + (name,))
-            elif extra is False:
-                raise ManifestError(
-                    f"{_show(key)}: unknown key {name!r} (expected one of: {', '.join(props)})",
-                    doc.where_key(key + (name,)),
-                )
-            elif isinstance(extra, dict):
-                _check(doc, item, extra, key + (name,))
+        _check_object(doc, value, schema, key, found)
     if isinstance(value, list):
         if len(value) < schema.get("minItems", 0):
-            raise ManifestError(f"{_show(key)}: must have at least {schema['minItems']} item(s)", doc.where(key))
+            found.append(ManifestError(f"{_show(key)}: must have at least {schema['minItems']} item(s)", doc.where(key)))
         for index, item in enumerate(value):
-            _check(doc, item, schema.get("items", {}), key + (index,))
+            _check(doc, item, schema.get("items", {}), key + (index,), found)
+
+
+def _check_object(doc: Document, value: Dict[str, Any], schema: Dict[str, Any], key: PathKey,
+                  found: List[ManifestError]) -> None:
+    props = schema.get("properties", {})
+    extra = schema.get("additionalProperties", True)
+    missing = [name for name in schema.get("required", []) if name not in value]
+    unknown = [name for name in value if name not in props] if extra is False else []
+    meant = {name: suggestion(name, [p for p in props if p not in value]) for name in unknown}
+    for name in missing:
+        if name not in meant.values():  # else said with the unknown key that was meant to be it
+            found.append(ManifestError(f"{_show(key)}: missing required key {name!r}", doc.where(key)))
+    for name, item in value.items():
+        if name in props:
+            _check(doc, item, props[name], key + (name,), found)
+        elif extra is False:
+            near = meant.get(name)
+            hint = f" (did you mean {near!r}?{' it is required' if near in missing else ''})" if near else ""
+            found.append(ManifestError(f"{_show(key)}: unknown key {name!r}{hint} (expected one of: {', '.join(props)})",
+                                       doc.where_key(key + (name,))))
+        elif isinstance(extra, dict):
+            _check(doc, item, extra, key + (name,), found)
 
 
 def _kind(value: Any) -> str:

@@ -15,11 +15,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from .policy import check as policy_check
 from . import durations as durations_mod
 from . import journal as journal_mod
 from . import lock as lock_mod
-from . import dynamic, tools
+from . import dynamic, tools, values
 from .analyse import Analysis, AnalysisCache, SpecJob, analyse_all
 from .backends import choose as choose_backend
 from .baserepo import BaseProvides
@@ -32,7 +31,7 @@ from .plugins import Plugins, make_plugins
 from .publish import Published, publish
 from .results import ResultStore, facts_key
 from .sources import PreparedSource, prepare
-from .workdir import WorkDir
+from .workdir import WorkDir, default_root
 
 LockMode = str  # "auto": reuse matching entries; "update": re-resolve all; "locked": never resolve
 
@@ -55,9 +54,11 @@ class Stream:
         workdir: Optional[str] = None,
         plugins: Optional[Plugins] = None,
         jobs: int = 4,
+        config_path: Optional[str] = None,
     ) -> None:
         self.manifest: Manifest = load_manifest(manifest_path)
-        self.workdir = WorkDir(workdir or os.path.join(self.manifest.directory, ".stream-build"))
+        self.workdir = WorkDir(default_root(self.manifest.path, workdir))
+        self.config_path = config_path  # stream-build's config file (--config), for the policy checks
         self.lock_path = lock_mod.lock_path(self.manifest)
         self.plugins = plugins or make_plugins()
         self.jobs = max(1, jobs)
@@ -69,12 +70,21 @@ class Stream:
         self.journal.write(event)
         self.plugins.hook.streambuild_event(event={"time": time.time(), **event})
 
-    # -- lock -----------------------------------------------------------------
+    def notify(self, event: Mapping[str, Any]) -> None:
+        """An event for the plugins only (progress: a phase starting, a source fetched), not journaled."""
+        self.plugins.hook.streambuild_event(event={"time": time.time(), **event})
 
     def warn(self, message: str, **data: Any) -> None:
-        """A warning every front-end shows (standard error) and the journal keeps."""
+        """A warning every front-end shows (standard error) and the journal keeps.
+
+        The front-ends' reporter (:class:`streambuild.progress.Progress`, ``shows_warnings``) prints it;
+        without one it is written to standard error here.
+        """
         self.emit({"event": "warning", "message": message, **data})
-        sys.stderr.write(f"stream-build: warning: {message}\n")
+        if not any(getattr(p, "shows_warnings", False) for p in self.plugins.manager.get_plugins()):
+            sys.stderr.write(f"stream-build: warning: {values.redact(message)}\n")
+
+    # -- lock -----------------------------------------------------------------
 
     def lock(self, mode: LockMode = "auto") -> lock_mod.Lock:
         """Return the lock for this run, resolving refs over git as ``mode`` allows.
@@ -123,12 +133,27 @@ class Stream:
         merged.update(dict(comp.macros))
         return tuple(sorted(merged.items()))
 
-    def prepare(self, lock: lock_mod.Lock) -> Dict[str, PreparedSource]:
-        def one(comp: Component) -> PreparedSource:
-            return prepare(comp, lock.component(comp.name), self.workdir)
+    def resolve_base(self) -> None:
+        """Rawhide's number from the base's metadata, when the manifest lists ``base_repos`` (see
+        :mod:`streambuild.base`): before anything is analysed, so ``%fedora`` and ``%dist`` are rawhide's."""
+        base = self.manifest.base
+        if base.release == "rawhide" and base.number is None and self.manifest.base_repos:
+            from .baserepo import newest_fedora_release
 
+            number = newest_fedora_release(self.manifest.base_repos, self.workdir.path("base-repos"))
+            self.manifest = replace(self.manifest, base=base.with_number(number))
+
+    def prepare(self, lock: lock_mod.Lock) -> Dict[str, PreparedSource]:
+        self.resolve_base()
+        def one(comp: Component) -> PreparedSource:
+            prepared = prepare(comp, lock.component(comp.name), self.workdir)
+            self.notify({"event": "fetched", "component": comp.name})
+            return prepared
+
+        self.notify({"event": "phase", "phase": "fetch", "components": len(self.manifest.components)})
         with ThreadPoolExecutor(max_workers=8) as pool:
             prepared = list(pool.map(one, self.manifest.components))
+        self.notify({"event": "phase", "phase": "fetch", "state": "end"})
         return {p.name: p for p in prepared}
 
     def plan(self, mode: LockMode = "auto", known_durations: Optional[durations_mod.KnownDurations] = None) -> Planned:
@@ -137,7 +162,9 @@ class Stream:
         macros = {c.name: self.macros_for(c) for c in self.manifest.components}
         jobs = self.spec_jobs(sources, macros)
         cache = AnalysisCache(self.workdir.path("analysis"))
+        self.notify({"event": "phase", "phase": "analyse", "components": len(jobs)})
         analyses = self._with_dynamic(jobs, analyse_all(jobs, cache), sources, cache)
+        self.notify({"event": "phase", "phase": "analyse", "state": "end"})
         base = self.base_index(analyses.values())
         store = ResultStore(self.workdir.results)
         built: Dict[str, Dict[str, List[str]]] = {}
@@ -234,8 +261,12 @@ class Stream:
         if resume and last is not None and last.start.get("lock") not in (None, planned.lock.to_json()):
             raise LockError(f"--resume: {self.lock_path} changed since the interrupted run; build without --resume")
         checked = bool(resume and last is not None and last.start.get("checked"))
+        findings = []
         if check and not checked:
-            policy_check.preflight(self, planned)
+            from .policy import check as policy_check
+            from . import forgeconfig
+
+            findings = policy_check.preflight(self, planned, config=forgeconfig.load(self.config_path))
             checked = True
         self.journal.start_run(
             command="build", manifest=self.manifest.path, backend=backend, resume=resume,
@@ -245,8 +276,13 @@ class Stream:
             self.emit({"event": "policy", "skipped": True})
         self.emit({"event": "backend", "backend": backend, "reason": backend_reason})
         self.emit({"event": "plan", "plan": planned.plan.to_json()})
+        for finding in findings:
+            if finding.verdict == "warn":
+                self.warn(f"{finding.component}: {finding.rule}: {finding.reason}", kind="policy", rule=finding.rule,
+                          component=finding.component)
         for note in planned.plan.notes:
             self.warn(note, kind="plan")
+        self.notify({"event": "phase", "phase": "build", "components": len(planned.plan.components)})
         outcome = "interrupted"  # until the builds are over: a full disk there can be resumed
         try:
             if whole_streams:  # a backend that builds the whole set itself (koji)
@@ -269,10 +305,12 @@ class Stream:
         return report, published
 
     def publish(self, plan: Plan, report: BuildReport) -> Published:
+        self.notify({"event": "phase", "phase": "publish"})
         shipped = {c.name: report.results[c.name].rpms for c in plan.components if not c.buildonly}
         buildonly = {c.name: report.results[c.name].rpms for c in plan.components if c.buildonly}
         published = publish(self.workdir, shipped, buildonly)
         self.emit({"event": "published", "repo": published.stream_repo, "packages": list(published.packages)})
+        self.notify({"event": "phase", "phase": "publish", "state": "end"})
         return published
 
     # -- install --------------------------------------------------------------
@@ -309,7 +347,9 @@ class Stream:
         confirm: Optional[Callable[[List[str]], bool]] = None,
     ) -> List[str]:
         request = self.install_request(packages, installroot, confirm)
+        self.notify({"event": "phase", "phase": "install", "packages": list(packages), "installroot": request.installroot})
         installed = self.plugins.registry.install_target(target)().install(request)
+        self.notify({"event": "phase", "phase": "install", "state": "end"})
         self.emit({"event": "installed", "target": target, "installroot": request.installroot, "packages": installed})
         return installed
 

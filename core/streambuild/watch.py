@@ -18,9 +18,6 @@ from typing import Any, Callable, Dict, Generator, Iterator, List, Optional
 
 from .errors import BuildFailed, InputError
 
-_MARK = {"building": "…", "done": "✓", "cached": "=", "failed": "✗", "skipped": "-", "not-started": "-"}
-
-
 @dataclass(frozen=True)
 class Outcome:
     """How the watched run ended: ``ok``, ``failed`` or ``interrupted``."""
@@ -127,47 +124,27 @@ def watch(journal_path: str, workdir_lock: str, on_event: Callable[[Dict[str, An
             return stop.value
 
 
-def describe(event: Dict[str, Any], started: float) -> Optional[str]:
-    """One human line for an event (None for events a person need not see)."""
-    elapsed = max(0.0, float(event.get("time") or started) - started)
-    stamp = f"[{int(elapsed) // 60:02d}:{int(elapsed) % 60:02d}]"
-    kind = event.get("event")
-    if kind == "run-start":
-        return f"{stamp} run {event.get('run')} started ({event.get('command')}, backend {event.get('backend')})"
-    if kind == "component":
-        state = event.get("state", "")
-        if state == "waiting":
-            return None
-        line = f"{stamp} {_MARK.get(state, ' ')} {event.get('component')} {state}"
-        if event.get("duration"):
-            line += f" ({float(event['duration']):.1f} s)"
-        if event.get("message") and state in ("failed", "skipped", "not-started"):
-            line += f": {event['message']}"
-        if state == "failed" and event.get("log"):
-            line += f"\n    full log: {event['log']}"
-        return line
-    if kind == "published":
-        return f"{stamp} published {len(event.get('packages', []))} RPMs to {event.get('repo')}"
-    if kind == "run-end":
-        return f"{stamp} run {event.get('run')} ended: {event.get('outcome')}"
-    return None
-
-
 def print_run(workdir: str, as_json: bool, say: Callable[[str], None]) -> None:
     """Follow the run in ``workdir`` until it ends, printing each event through ``say``.
 
-    JSON lines with ``as_json``, readable lines otherwise; raises as
+    JSON lines with ``as_json``, otherwise the lines the running build's own progress shows
+    (:meth:`streambuild.progress.Progress.describe`, timed from the run's start); raises as
     :meth:`Outcome.raise_for_outcome` does. Every front-end's ``watch`` is this.
     """
+    from .progress import Progress
+
+    lines = Progress("lines", ticker=False)
     started: List[float] = []
 
     def show(event: Dict[str, Any]) -> None:
         if as_json:
             say(json.dumps(event, sort_keys=True))
             return
-        started.append(float(event.get("time") or 0))
-        line = describe(event, started[0])
-        if line:
+        when = float(event.get("time") or 0)
+        if not started:
+            started.append(when)
+            lines.start = when
+        for line in lines.describe(event, now=when):
             say(line)
 
     watch(os.path.join(workdir, "journal.jsonl"), os.path.join(workdir, "lock"), show).raise_for_outcome()

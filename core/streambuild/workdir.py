@@ -123,6 +123,16 @@ def read_json(path: str) -> Any:
         return None
 
 
+#: The work directory's name, beside the manifest, unless ``--workdir`` moves it.
+DEFAULT_NAME = ".stream-build"
+
+
+def default_root(manifest_path: str, given: Optional[str] = None) -> str:
+    """The work directory of the manifest at ``manifest_path``: ``given`` (``--workdir``), else
+    ``.stream-build`` beside the manifest. Every front-end asks this, never works it out itself."""
+    return given or os.path.join(os.path.dirname(os.path.abspath(manifest_path)), DEFAULT_NAME)
+
+
 class WorkDir:
     """Paths of everything a stream keeps between runs, and the lock that keeps runs apart."""
 

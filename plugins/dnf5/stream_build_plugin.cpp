@@ -7,7 +7,8 @@
 //     STREAM_BUILD_PYTHON -m streambuild.dnf5_shim SUBCOMMAND [ARG ...]
 //
 // with DNF5's global options in the environment (STREAM_BUILD_DNF5_INSTALLROOT,
-// STREAM_BUILD_DNF5_RELEASEVER, STREAM_BUILD_DNF5_ASSUMEYES, STREAM_BUILD_DNF5_ASSUMENO).
+// STREAM_BUILD_DNF5_RELEASEVER, STREAM_BUILD_DNF5_ASSUMEYES, STREAM_BUILD_DNF5_ASSUMENO,
+// STREAM_BUILD_DNF5_QUIET). Each subcommand offers only its own options.
 // core/streambuild/dnf5_shim.py maps those onto the stream-build command line; every
 // decision is made there, in Python, where it is tested.
 //
@@ -47,21 +48,10 @@ constexpr PluginAPIVersion REQUIRED_PLUGIN_API_VERSION{.major = 2, .minor = 0};
 constexpr const char * attrs[]{"author.name", "description", nullptr};
 constexpr const char * attrs_value[]{"stream-build", "stream-build command: hands over to the Python CLI."};
 
-struct Subcommand {
-    const char * name;
-    const char * description;
-};
-
-constexpr Subcommand SUBCOMMANDS[]{
-    {"build", "Build the stream in dependency order and publish its repository"},
-    {"watch", "Follow the running (or last) build until it ends"},
-    {"install", "Install the stream's packages (install target from the manifest)"},
-    {"plan", "Show the build order: batches, critical path, broken cycles"},
-    {"lock", "Resolve every ref to a commit and write the lock file"},
-    {"status", "Show the state of the last run"},
-};
-
-// Options of the Python command line accepted after a subcommand and handed on as typed.
+// The options of the Python command line accepted after a subcommand, handed on as typed. Each is
+// the option of the same name of `stream-build SUBCOMMAND` (core/streambuild/options.py); DNF5's own
+// global options (-y, --assumeno, --installroot, --releasever, -q) are not repeated here: DNF5 parses
+// them wherever they stand and run() hands them over in the environment.
 struct PassedOption {
     const char * name;
     char short_name;
@@ -70,16 +60,51 @@ struct PassedOption {
 };
 
 constexpr PassedOption PASSED_OPTIONS[]{
+    {"manifest", 'm', true, "The stream manifest (default: stream-build.yaml in the current directory)"},
     {"workdir", '\0', true, "Work directory (default: .stream-build beside the manifest)"},
     {"json", '\0', false, "Machine-readable output"},
+    {"verbose", 'v', false, "Show every step, also when standard error is not a terminal"},
     {"locked", '\0', false, "Use the lock file as it is; refuse to resolve refs"},
     {"jobs", 'j', true, "Components built side by side"},
-    {"backend", '\0', true, "Build backend (local, mock, koji, or a plugin's)"},
+    {"backend", '\0', true, "Build backend (auto, local, mock, koji, or a plugin's)"},
+    {"target", '\0', true, "Koji build target to build in (means --backend koji)"},
+    {"profile", 'p', true, "Koji profile"},
+    {"koji-config", '\0', true, "An extra Koji configuration file"},
+    {"nowait", '\0', false, "Don't wait for the build: start it and return"},
     {"keep-going", '\0', false, "After a failure, build everything that does not depend on it"},
     {"resume", '\0', false, "Continue an interrupted run"},
-    {"dot", '\0', false, "plan: print Graphviz DOT"},
-    {"target", '\0', true, "install: install target (host, installroot, container)"},
-    {"output", '\0', true, "install: write the container image to oci-archive:PATH"},
+    {"no-check", '\0', false, "Skip the stream policy checks that run before building"},
+    {"config", '\0', true, "stream-build's configuration file (forges, policy, commit rights)"},
+    {"dot", '\0', false, "Print the graph in Graphviz DOT"},
+    {"install-target", '\0', true, "Where to install: host, installroot, container, or a plugin's target"},
+    {"output", '\0', true, "Container target: write the image to oci-archive:PATH"},
+};
+
+// Each subcommand with the options it takes (names from PASSED_OPTIONS, as `stream-build SUBCOMMAND
+// --help` lists them) and what its positional arguments are; tests/unit/test_dnf5_shim.py checks
+// these lists against the Python commands.
+struct Subcommand {
+    const char * name;
+    const char * description;
+    const char * options;
+    const char * positional;
+};
+
+constexpr Subcommand SUBCOMMANDS[]{
+    {"build", "Build the stream in dependency order and publish its repository",
+     "manifest workdir json verbose locked jobs backend target profile koji-config nowait keep-going resume no-check "
+     "config",
+     "MANIFEST (default: -m, else stream-build.yaml)"},
+    {"watch", "Follow the running (or last) build until it ends", "manifest workdir json verbose",
+     "MANIFEST (default: -m, else stream-build.yaml)"},
+    {"install", "Install packages built by the stream (default: the manifest's install.packages)",
+     "manifest workdir json verbose install-target output", "PACKAGE ..."},
+    {"plan", "Show the build order: batches, critical path, broken cycles", "manifest workdir json verbose locked dot",
+     "MANIFEST (default: -m, else stream-build.yaml)"},
+    {"lock", "Resolve every ref to a commit and write the lock file", "manifest workdir json verbose",
+     "MANIFEST (default: -m, else stream-build.yaml)"},
+    {"status", "Show the state of the last run", "manifest workdir json verbose",
+     "MANIFEST (default: -m, else stream-build.yaml)"},
 };
 
 
@@ -94,8 +119,12 @@ public:
         cmd.set_description(subcommand.description);
         auto & parser = cmd.get_argument_parser();
 
+        const std::string wanted = std::string(" ") + subcommand.options + " ";
         for (const auto & option : PASSED_OPTIONS) {
-            auto * arg = parser.add_new_named_arg(option.name);
+            if (wanted.find(std::string(" ") + option.name + " ") == std::string::npos) {
+                continue;  // not an option of this subcommand: DNF5 refuses it, as stream-build would
+            }
+            auto * arg = parser.add_new_named_arg(std::string("stream-build-") + option.name);
             arg->set_long_name(option.name);
             if (option.short_name != '\0') {
                 arg->set_short_name(option.short_name);
@@ -120,7 +149,10 @@ public:
 
         auto * rest = parser.add_new_positional_arg(
             "arguments", libdnf5::cli::ArgumentParser::PositionalArg::UNLIMITED, nullptr, nullptr);
-        rest->set_description("MANIFEST (default: stream-build.yaml), then for install the packages");
+        rest->set_description(subcommand.positional);
+        // positional arguments may stand before, between and after options (`install --json hello`),
+        // as in DNF5's own `do` command
+        rest->set_nrepeats(libdnf5::cli::ArgumentParser::PositionalArg::UNLIMITED);
         rest->set_parse_hook_func([this](
                                       [[maybe_unused]] libdnf5::cli::ArgumentParser::PositionalArg * arg,
                                       int argc,
@@ -139,6 +171,7 @@ public:
         setenv("STREAM_BUILD_DNF5_INSTALLROOT", config.get_installroot_option().get_value().c_str(), 1);
         setenv("STREAM_BUILD_DNF5_ASSUMEYES", config.get_assumeyes_option().get_value() ? "1" : "0", 1);
         setenv("STREAM_BUILD_DNF5_ASSUMENO", config.get_assumeno_option().get_value() ? "1" : "0", 1);
+        setenv("STREAM_BUILD_DNF5_QUIET", get_context().get_quiet() ? "1" : "0", 1);
         unsetenv("STREAM_BUILD_DNF5_RELEASEVER");
         auto vars = base.get_vars();
         if (vars->contains("releasever") &&

@@ -166,7 +166,7 @@ def test_list_and_status(site):
     lines = listed.stdout.splitlines()
     assert lines[0].startswith("release-3.12") and "series 3.12" in lines[0]
     assert lines[1].startswith("release-3.11") and lines[-1].startswith("rawhide")
-    missing = cli("branch", "status", "tinytorch", "release-2.12", "--config", str(config), "--no-wait")
+    missing = cli("branch", "status", "tinytorch", "release-2.12", "--config", str(config), "--nowait")
     assert missing.code == 1 and "has no branch release-2.12 and no open request" in missing.stdout + missing.stderr
     assert cli("branch", "request", "tinytorch", "release-2.12", "--config", str(config), "--upstream",
                upstream).code == 0

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -35,7 +38,7 @@ def test_validate(tmp_path):
 @pytest.mark.parametrize("command", ["validate", "lock", "plan", "build", "run", "install"])
 def test_bad_manifests_exit_2_and_create_nothing(tmp_path, text, words, command):
     (tmp_path / "s.yaml").write_text(text)
-    out = cli(command, "s.yaml", cwd=tmp_path)
+    out = cli(command, *(["-m", "s.yaml"] if command == "install" else ["s.yaml"]), cwd=tmp_path)
     assert out.code == 2
     assert out.stderr.startswith("stream-build: error: ") and words in out.stderr
     assert [p.name for p in tmp_path.iterdir()] == ["s.yaml"]
@@ -112,3 +115,125 @@ def test_hosts_that_would_be_options_are_refused(tmp_path, url):
     out = cli("lock", "s.yaml", cwd=tmp_path)
     assert out.code == 2 and "s.yaml:4:8: " in out.stderr and "host starting with '-'" in out.stderr, out.stderr
     assert [p.name for p in tmp_path.iterdir()] == ["s.yaml"]
+
+
+def _on_a_terminal(args, cwd, env=None):
+    """Run the real stream-build with standard error on a pseudo-terminal; return (code, stdout, terminal text)."""
+    import os
+    import pty
+    import subprocess
+    import sys
+    import threading
+
+    main, secondary = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "streambuild.cli", *args], cwd=cwd, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=secondary, env={**os.environ, **(env or {})})
+    os.close(secondary)
+    chunks = []
+
+    def drain():
+        while True:
+            try:
+                data = os.read(main, 65536)
+            except OSError:
+                return
+            if not data:
+                return
+            chunks.append(data)
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    stdout = proc.communicate(timeout=300)[0].decode()
+    reader.join(timeout=10)
+    os.close(main)
+    return proc.returncode, stdout, b"".join(chunks).decode(errors="replace")
+
+
+def test_progress_on_a_terminal_has_phases_logs_and_times_and_warnings_always_show(forge, tmp_path):
+    m = forge.write_manifest(tmp_path / "stream-build.yaml")
+    code, stdout, terminal = _on_a_terminal(["build", str(m)], tmp_path)
+    assert code == 0, terminal
+    for words in ("fetching the sources of 3 components", "analysing 3 specs", "backend: ", "… tinytorch building",
+                  "    log: ", "/build.log", "✓ tinytorch done (", "published ", "\x1b[K"):
+        assert words in terminal, words
+    # a policy warning reaches the terminal (commit rights cannot be checked without a user)
+    assert "stream-build: warning: " in terminal and "commit-rights" in terminal
+    assert "3 built" in stdout and "stream repository:" in stdout  # the result on standard output
+    quiet = cli("build", str(m))  # no terminal: no progress, but the warnings
+    assert quiet.code == 0
+    assert [line for line in quiet.stderr.splitlines() if not line.startswith("stream-build: warning: ")] == []
+    assert "commit-rights" in quiet.stderr
+
+
+# -- what subcommands import (fast start), --json errors, every problem of a manifest ----------------
+
+#: Run the real command line in a fresh interpreter and report what it imported.
+PROBE = """
+import atexit, json, sys
+atexit.register(lambda: sys.stderr.write("MODULES " + json.dumps(sorted(sys.modules)) + "\\n"))
+from streambuild.cli import main
+main(sys.argv[1:])
+"""
+HEAVY = ("streambuild.koji", "streambuild.targets.container", "streambuild.forges", "streambuild.forgeconfig",
+         "streambuild.policy.acl", "koji", "pyrpkg", "requests")
+
+
+def imported(*args: str, cwd: Path) -> tuple:
+    proc = subprocess.run([sys.executable, "-c", PROBE, *args], cwd=cwd, capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL, timeout=120)
+    line = [l for l in proc.stderr.splitlines() if l.startswith("MODULES ")][-1]
+    return proc, set(json.loads(line[len("MODULES "):]))
+
+
+def heavy(modules: set) -> list:
+    return sorted(m for m in modules if m.startswith(HEAVY))
+
+
+def test_help_imports_no_subcommand(tmp_path) -> None:
+    proc, modules = imported("--help", cwd=tmp_path)
+    assert proc.returncode == 0 and "install" in proc.stdout
+    ours = sorted(m for m in modules if m.startswith("streambuild"))
+    assert ours == ["streambuild", "streambuild.cli"], ours
+
+
+def test_install_help_imports_only_the_install_command(tmp_path) -> None:
+    proc, modules = imported("install", "--help", cwd=tmp_path)
+    assert proc.returncode == 0 and "[PACKAGE]..." in proc.stdout
+    assert not any(m.startswith(("streambuild.stream", "streambuild.plugins", "streambuild.build")) for m in modules)
+    assert heavy(modules) == []
+
+
+def test_the_install_path_imports_neither_koji_nor_containers_nor_forges(tmp_path) -> None:
+    seed = (Path(__file__).parents[1] / "data" / "seed.yaml").read_text()
+    (tmp_path / "stream-build.yaml").write_text(seed[: seed.index("install:")] +
+                                                "install:\n  type: installroot\n  path: root\n  packages: [vllm]\n")
+    proc, modules = imported("install", "-y", cwd=tmp_path)
+    assert proc.returncode == 2 and "the stream has not been built yet" in proc.stderr
+    assert "streambuild.stream" in modules and "streambuild.frontend" in modules  # it got as far as the install
+    assert heavy(modules) == []
+
+
+@pytest.mark.parametrize("args, code", [(["status", "--json"], 2), (["build", "--json", "--frobnicate"], 2)])
+def test_json_errors_are_an_object_on_stdout(tmp_path, args, code) -> None:
+    (tmp_path / "stream-build.yaml").write_text((Path(__file__).parents[1] / "data" / "seed.yaml").read_text())
+    proc = subprocess.run([sys.executable, "-m", "streambuild.cli", *args], cwd=tmp_path, capture_output=True,
+                          text=True, stdin=subprocess.DEVNULL)
+    assert proc.returncode == code
+    error = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert error["event"] == "error" and error["exit_code"] == code and error["message"]
+    assert "error" in proc.stderr.lower()  # and still said to a person
+
+
+def test_every_problem_of_a_manifest_is_an_error_line_and_one_json_object(tmp_path) -> None:
+    (tmp_path / "stream-build.yaml").write_text("base: fedora-44-x86_64\nbuild:\n- type: dist-gti\n  url: x\n"
+                                                "  pakages: [a:b]\n")
+    proc = subprocess.run([sys.executable, "-m", "streambuild.cli", "validate", "--json"], cwd=tmp_path,
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 2
+    lines = proc.stderr.splitlines()
+    assert lines[0].startswith("stream-build: error: stream-build.yaml:3:9: build[0].type: 'dist-gti'")
+    assert "(did you mean 'dist-git'?)" in lines[0]
+    assert lines[1].startswith("stream-build: error: stream-build.yaml:5:3: build[0]: unknown key 'pakages' "
+                               "(did you mean 'packages'? it is required)")
+    error = json.loads(proc.stdout)
+    assert error["error"] == "ManifestErrors" and len(error["problems"]) == 2

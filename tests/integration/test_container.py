@@ -224,7 +224,7 @@ def test_run_pushes_an_image_that_contains_the_streams_packages(stack, storage):
     assert leftovers(storage) == []
 
     # the human form prints the reference and the digest
-    again = cli("install", str(m))
+    again = cli("install", "-m", str(m))
     assert again.code == 0, again.stderr
     assert f"image: {reference}" in again.stdout and "digest: sha256:" in again.stdout
 
@@ -232,7 +232,7 @@ def test_run_pushes_an_image_that_contains_the_streams_packages(stack, storage):
 def test_output_writes_an_oci_archive_and_pushes_nothing(stack, storage, tmp_path):
     m = container_manifest(stack, "archived", tag="archived:v1")
     archive = tmp_path / "image.tar"
-    out = cli("install", str(m), "--output", f"oci-archive:{archive}", "--json")
+    out = cli("install", "-m", str(m), "--output", f"oci-archive:{archive}", "--json")
     assert out.code == 0, out.stderr
     summary = [e for e in out.events() if e.get("event") == "install-summary"][0]
     assert summary["image"]["reference"] == f"oci-archive:{archive}"
@@ -246,7 +246,7 @@ def test_output_writes_an_oci_archive_and_pushes_nothing(stack, storage, tmp_pat
 
 def test_no_registry_keeps_the_image_in_local_storage(stack, storage):
     m = container_manifest(stack, "local", tag="tinylocal:dev", registry="")
-    out = cli("install", str(m))
+    out = cli("install", "-m", str(m))
     assert out.code == 0, out.stderr
     assert "image: localhost/tinylocal:dev" in out.stdout
     names = [n for i in json.loads(tool("buildah", "images", "--json", env=storage).stdout) for n in i.get("names") or []]
@@ -261,7 +261,7 @@ def test_no_registry_keeps_the_image_in_local_storage(stack, storage):
 def test_a_registry_that_refuses_the_push_or_is_down(stack, storage, which, code, words):
     address = stack[which] if which == "down" else stack[which].address
     m = container_manifest(stack, f"push-{which}", registry=f"{address}/tests")
-    out = cli("install", str(m))
+    out = cli("install", "-m", str(m))
     assert out.code == code, out.stderr
     assert f"pushing to {address}/tests/tinyllm:latest failed" in out.stderr and words in out.stderr
     if which == "refusing":
@@ -271,7 +271,7 @@ def test_a_registry_that_refuses_the_push_or_is_down(stack, storage, which, code
 
 def test_a_base_image_that_does_not_exist(stack, storage):
     m = container_manifest(stack, "nobase", base_image=f"{stack['registry'].address}/no-such-base:44")
-    out = cli("install", str(m))
+    out = cli("install", "-m", str(m))
     assert out.code == 2
     assert "install.base_image" in out.stderr and "no-such-base:44" in out.stderr and "does not exist" in out.stderr
     assert leftovers(storage) == []
@@ -279,7 +279,7 @@ def test_a_base_image_that_does_not_exist(stack, storage):
 
 def test_a_package_the_stream_does_not_provide_is_refused_before_buildah_runs(stack, storage):
     m = container_manifest(stack, "unprovided", packages="[tinyllm, no-such-rpm]")
-    out = cli("install", str(m))
+    out = cli("install", "-m", str(m))
     assert out.code == 2
     assert "'no-such-rpm' is not provided by the stream" in out.stderr and "tinyllm" in out.stderr
     assert tool("buildah", "images", "--quiet", env=storage).stdout.split() == []  # not even the base was pulled
@@ -287,7 +287,7 @@ def test_a_package_the_stream_does_not_provide_is_refused_before_buildah_runs(st
 
 def test_install_before_the_stream_is_built(stack, storage, tmp_path):
     m = container_manifest(stack, "unbuilt")
-    out = cli("install", str(m), "--workdir", str(tmp_path / "empty-workdir"))
+    out = cli("install", "-m", str(m), "--workdir", str(tmp_path / "empty-workdir"))
     assert out.code == 2 and "has not been built" in out.stderr
     assert tool("buildah", "images", "--quiet", env=storage).stdout.split() == []
 
@@ -300,18 +300,18 @@ def test_install_before_the_stream_is_built(stack, storage, tmp_path):
 def test_bad_image_names_are_refused(stack, storage, field, value, words):
     kwargs = {field: value}
     m = container_manifest(stack, f"bad-{field}", **kwargs)
-    out = cli("install", str(m))
+    out = cli("install", "-m", str(m))
     assert out.code == 2 and words in out.stderr and repr(value) in out.stderr
     assert leftovers(storage) == []
 
 
 def test_bad_output_options(stack, storage, tmp_path):
     m = container_manifest(stack, "badoutput")
-    out = cli("install", str(m), "--output", f"tar:{tmp_path / 'x.tar'}")
+    out = cli("install", "-m", str(m), "--output", f"tar:{tmp_path / 'x.tar'}")
     assert out.code == 2 and "oci-archive:PATH" in out.stderr
-    out = cli("install", str(m), "--output", f"oci-archive:{tmp_path / 'missing-dir' / 'x.tar'}")
+    out = cli("install", "-m", str(m), "--output", f"oci-archive:{tmp_path / 'missing-dir' / 'x.tar'}")
     assert out.code == 2 and "does not exist" in out.stderr
-    out = cli("install", str(m), "--installroot", str(tmp_path / "root"), "--output", f"oci-archive:{tmp_path / 'x.tar'}")
+    out = cli("install", "-m", str(m), "--installroot", str(tmp_path / "root"), "--output", f"oci-archive:{tmp_path / 'x.tar'}")
     assert out.code == 2 and "--output only applies to the container target" in out.stderr
     assert not (tmp_path / "root").exists()
 
@@ -332,7 +332,7 @@ def test_dnf_stream_build_install_builds_the_image_too(stack, storage, tmp_path)
     m = container_manifest(stack, "via-dnf", tag="via-dnf:1")
     archive = tmp_path / "via-dnf.tar"
     proc = subprocess.run(
-        [str(_dnf4()), f"--setopt=pluginpath={ROOT / 'plugins'}", "stream-build", "install", str(m),
+        [str(_dnf4()), f"--setopt=pluginpath={ROOT / 'plugins' / 'dnf'}", "stream-build", "install", "-m", str(m),
          "--output", f"oci-archive:{archive}"],
         env={**os.environ, **storage, "PYTHONPATH": str(ROOT / "core")}, capture_output=True, text=True,
         stdin=subprocess.DEVNULL)
@@ -347,7 +347,7 @@ def test_dnf_stream_build_install_builds_the_image_too(stack, storage, tmp_path)
 def test_the_rpm_database_goes_where_the_images_rpm_keeps_it(stack, storage):
     m = container_manifest(stack, "fedoralike", base_image=f"{stack['registry'].address}/fedoralike:latest",
                            tag="fedoralike:1")
-    out = cli("install", str(m))
+    out = cli("install", "-m", str(m))
     assert out.code == 0, out.stderr
     reference = f"{stack['registry'].address}/tests/fedoralike:1"
     ctr = tool("buildah", "from", "--quiet", reference, env=storage).stdout.strip()

@@ -77,6 +77,7 @@ def test_stream_build_builds_the_set_with_the_checkouts_commit(served, tmp_path)
 
     out = fedpkg("stream-build", "--manifest", str(m), "--json", cwd=checkout, conf=served["conf"], script=True)
     assert out.code == 0, out.stderr
+    assert "stream-build: warning: tinytorch: commit-rights: " in out.stderr  # the policy's warnings, as everywhere
     summary = [json.loads(l) for l in out.stdout.splitlines() if l.startswith('{"event": "summary"')][0]
     assert {c["name"]: c["state"] for c in summary["components"]} == {
         "tinypython3.11": "done", "tinytorch": "done", "tinyllm": "done"}
@@ -143,9 +144,12 @@ def test_rpkgs_own_commands_keep_working(served, tmp_path):
 
 @pytest.mark.parametrize("args, words", [
     (["stream-frobnicate"], "invalid choice: 'stream-frobnicate'"),
-    (["stream-build", "--frobnicate"], "unrecognized arguments: --frobnicate"),
+    (["stream-build", "--frobnicate"], "Usage: fedpkg-stream stream-build [OPTIONS]"),  # not 'usage: rpkg'
+    (["stream-build", "--frobnicate"], "No such option: --frobnicate"),
     (["stream-build", "--backend", "local", "--target", "f44-build"], "--target names a Koji build target"),
-    (["stream-build", "--jobs", "0"], "--jobs must be at least 1"),
+    (["stream-build", "--jobs", "0"], "Invalid value for '-j' / '--jobs'"),
+    (["stream-build", "--profile", "stg"], "--profile only apply to the koji backend"),
+    (["stream-status", "--nowait"], "No such option: --nowait"),
 ])
 def test_bad_input(served, tmp_path, args, words):
     checkout = clone(served, tmp_path / "tinytorch", "tinytorch", "release-2.11")
@@ -153,6 +157,14 @@ def test_bad_input(served, tmp_path, args, words):
     out = fedpkg(*args, cwd=checkout, conf=served["conf"])
     assert out.code == 2 and words in out.stderr
     assert not (checkout / ".stream-build" / "repos").exists()
+
+
+def test_json_errors_are_an_object_on_stdout(served, tmp_path):
+    checkout = clone(served, tmp_path / "tinytorch", "tinytorch", "release-2.11")
+    out = fedpkg("stream-status", "--json", cwd=checkout, conf=served["conf"])
+    assert out.code == 2 and "fedpkg-stream: error: no stream-build.yaml in" in out.stderr
+    error = json.loads(out.stdout)
+    assert error["event"] == "error" and error["exit_code"] == 2 and "--manifest FILE" in error["message"]
 
 
 def test_a_missing_rpkg_config_is_an_environment_error(served, tmp_path):
@@ -169,8 +181,38 @@ def test_request_stream_branch_hands_over_to_branch_requests(served, tmp_path):
     assert out.code == 0, out.stderr
     assert "would request release-2.12 of tinytorch" in out.stdout
     assert "refs/heads/release-2.12" in out.stdout
+    after = fedpkg("request-stream-branch", "2.12", *common, "--dry-run", cwd=checkout, conf=served["conf"])
+    assert after.code == 0 and after.stdout == out.stdout  # --dry-run after the subcommand means the same
     refused = fedpkg("--dry-run", "request-stream-branch", "2.13", *common, cwd=checkout, conf=served["conf"])
     assert refused.code == 2 and "has no release of series 2.13" in refused.stderr
     heads = subprocess.run(["git", "ls-remote", "--heads", f"{forge.distgit_url}tinytorch.git"],
                            capture_output=True, text=True, check=True).stdout
     assert "release-2.12" not in heads and "release-2.13" not in heads  # dry runs send nothing
+
+
+def test_a_git_forge_is_where_the_clone_came_from(served, tmp_path):
+    """Without --dist-git, ``--forge git`` pushes to the clone's remote (else rpkg's gitbaseurl), never to the
+    config's default (ssh://pkgs.fedoraproject.org)."""
+    forge = served["forge"]
+    add_package(forge, "tinyz", "v3.0", {"README": "upstream 3\n"}, namespace="upstream")
+    checkout = clone(served, tmp_path / "tinyz", "tinyz", "release-2")
+    upstream = ["--upstream", f"{forge.upstream_url}tinyz"]
+    out = fedpkg("request-stream-branch", "3", "--forge", "git", *upstream, "--json", "--dry-run",
+                 cwd=checkout, conf=served["conf"])
+    assert out.code == 0, out.stderr
+    request = json.loads(out.stdout)["request"]
+    assert f"{forge.distgit_url}tinyz.git" in request["command"] and "pkgs.fedoraproject.org" not in out.stdout
+    git("remote", "remove", "origin", cwd=checkout)  # no remote: rpkg's gitbaseurl says where dist-git is
+    again = fedpkg("--name", "tinyz", "request-stream-branch", "3", "--forge", "git", *upstream, "--json", "--dry-run",
+                   cwd=checkout, conf=served["conf"])
+    assert again.code == 0, again.stderr
+    assert f"{forge.distgit_url}tinyz.git" in json.loads(again.stdout)["request"]["command"]
+
+
+def test_subcommand_help_names_fedpkg_stream(served, tmp_path):
+    checkout = clone(served, tmp_path / "tinyz", "tinyz", "release-2")
+    for command, words in (("stream-build", "--target KOJI_TARGET"), ("stream-status", "--watch"),
+                           ("request-stream-branch", "--dry-run")):
+        out = fedpkg(command, "--help", cwd=checkout, conf=served["conf"])
+        assert out.code == 0 and out.stdout.startswith(f"Usage: fedpkg-stream {command} [OPTIONS]"), out.stdout
+        assert words in out.stdout

@@ -582,7 +582,7 @@ def test_pagure_status_reports_a_request_closed_without_the_branch(pagure, pagur
     assert out.code == 1
     assert "issue/1 was closed as 'Invalid' without creating release-2.12 of tinytorch" in out.stderr
     no_wait = cli("branch", "status", "tinytorch", "release-2.11", "--forge", "pagure", "--config",
-                  str(pagure_config), "--no-wait")
+                  str(pagure_config), "--nowait")
     assert no_wait.code == 0 and "has branch release-2.11" in no_wait.stdout
 
 
@@ -718,3 +718,19 @@ def test_forgejo_permission_of_others_needs_an_admin_token(forgejo, tmp_path, mo
     assert rights is not None
     with pytest.raises(ForgeAuthError, match="403"):
         rights("jdoe", component(url=f"{forgejo.url}/rpms/tinytorch.git"))
+
+
+def test_dist_git_moves_where_pagures_branches_are_read(pagure, tmp_path, monkeypatch):
+    """``--dist-git`` of another Pagure moves its API too: the branch list is read there, never from the
+    configured (here: an unreachable) dist_git_api."""
+    config = tmp_path / "forges.toml"
+    config.write_text('[http]\nretries = 0\ntimeout = 5\n[forges.pagure]\nurl = "http://127.0.0.1:9/"\n'
+                      'dist_git_api = "http://127.0.0.1:9"\ndist_git = "https://src.fedoraproject.org/rpms/"\n')
+    out = cli("branch", "list", "tinytorch", "--forge", "pagure", "--config", str(config), "--json",
+              "--dist-git", f"{pagure.url}/rpms/")
+    assert out.code == 0, out.stderr
+    assert [r["branch"] for r in json.loads(out.stdout)["branches"]][:2] == ["release-2.11", "release-2.10"]
+    assert [path for _m, path in pagure.calls("GET") if path.startswith("/api/0/rpms/tinytorch")] != []
+    ssh = cli("branch", "list", "tinytorch", "--forge", "pagure", "--config", str(config),
+              "--dist-git", "ssh://pkgs.example.org/rpms/")
+    assert ssh.code == 2 and "reads branches from Pagure's API on the dist-git host" in ssh.stderr

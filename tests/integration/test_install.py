@@ -56,7 +56,7 @@ def test_the_database_is_where_fedora_keeps_it_and_a_second_user_installs_nothin
     alice, bob = tmp_path / "alice", tmp_path / "bob"
     alice.mkdir()
     bob.mkdir()
-    first = cli_as(alice, "install", str(built["manifest"]), "--installroot", str(root), "-y")
+    first = cli_as(alice, "install", "-m", str(built["manifest"]), "--installroot", str(root), "-y")
     assert first.code == 0, first.stderr
     assert "installed 3 packages" in first.stdout
     assert databases(root) == [FEDORA_DB]  # nothing under alice's $HOME inside the root
@@ -64,7 +64,7 @@ def test_the_database_is_where_fedora_keeps_it_and_a_second_user_installs_nothin
     # read by another user, with another $HOME and the host rpm's own default elsewhere
     assert rpm_qa(root, home=bob) == ["tinyllm", "tinypython3.11", "tinytorch"]
     # a second install by bob finds everything installed
-    again = cli_as(bob, "install", str(built["manifest"]), "--installroot", str(root), "-y")
+    again = cli_as(bob, "install", "-m", str(built["manifest"]), "--installroot", str(root), "-y")
     assert again.code == 0, again.stderr
     assert "nothing to install: tinyllm already installed" in again.stdout
     assert databases(root) == [FEDORA_DB]
@@ -83,7 +83,7 @@ def test_an_existing_database_is_kept(built, tmp_path):
     """A root that already has its database at /var/lib/rpm keeps it, even for a Fedora 44 base."""
     root = tmp_path / "root"
     subprocess.run(["rpm", "--root", str(root), "--dbpath", "/var/lib/rpm", "--initdb"], check=True)
-    out = cli_as(tmp_path, "install", str(built["manifest"]), "tinypython3.11", "--installroot", str(root), "-y")
+    out = cli_as(tmp_path, "install", "-m", str(built["manifest"]), "tinypython3.11", "--installroot", str(root), "-y")
     assert out.code == 0, out.stderr
     assert databases(root) == ["/var/lib/rpm"] and rpm_qa(root, "/var/lib/rpm") == ["tinypython3.11"]
 
@@ -93,7 +93,7 @@ def test_an_older_base_keeps_its_database_in_var_lib_rpm(built, tmp_path):
     manifest.write_text(built["manifest"].read_text().replace("fedora-44-x86_64", "fedora-35-x86_64"))
     root = tmp_path / "root"
     assert cli_as(tmp_path, "build", str(manifest)).code == 0
-    out = cli_as(tmp_path, "install", str(manifest), "tinypython3.11", "--installroot", str(root), "-y")
+    out = cli_as(tmp_path, "install", "-m", str(manifest), "tinypython3.11", "--installroot", str(root), "-y")
     assert out.code == 0, out.stderr
     assert "tinypython3.11-3.11.9-1.fc35.noarch" in out.stdout
     assert databases(root) == ["/var/lib/rpm"]
@@ -102,7 +102,7 @@ def test_an_older_base_keeps_its_database_in_var_lib_rpm(built, tmp_path):
 
 def test_without_a_terminal_and_without_y_nothing_is_installed(built, tmp_path):
     root = tmp_path / "root"
-    out = cli_as(tmp_path, "install", str(built["manifest"]), "--installroot", str(root))
+    out = cli_as(tmp_path, "install", "-m", str(built["manifest"]), "--installroot", str(root))
     assert out.code == 1
     assert "Operation aborted" in out.stderr and "-y" in out.stderr
     assert "tinyllm-0.20.0-1.fc44.noarch" in out.stderr  # what would have been installed is shown
@@ -111,7 +111,7 @@ def test_without_a_terminal_and_without_y_nothing_is_installed(built, tmp_path):
 
 def test_assumeno_wins_over_y(built, tmp_path):
     root = tmp_path / "root"
-    out = cli_as(tmp_path, "install", str(built["manifest"]), "--installroot", str(root), "-y", "--assumeno")
+    out = cli_as(tmp_path, "install", "-m", str(built["manifest"]), "--installroot", str(root), "-y", "--assumeno")
     assert out.code == 1 and "Operation aborted (--assumeno)" in out.stderr
     assert rpm_qa(root) == []
 
@@ -130,3 +130,35 @@ def test_run_without_dnf_is_refused_before_anything_is_built(built, tmp_path):
     assert proc.returncode == 4, proc.stderr
     assert "neither libdnf5 nor DNF4's Python API can be imported" in proc.stderr and "python3-dnf" in proc.stderr
     assert not (tmp_path / ".stream-build" / "results").exists() and not (tmp_path / "s.lock").exists()
+
+
+def _repo(tmp_path: Path, name: str, version: str) -> Path:
+    from conftest import build_rpms, make_repo, spec
+
+    text = spec(name, version=version).replace("Release: 1%{?dist}", "Release: 1.fc44")
+    return make_repo(tmp_path / f"repo-{version}", build_rpms(text, tmp_path / f"build-{version}"), compression="gz")
+
+
+def test_an_older_installed_version_is_upgraded_to_the_streams_and_a_newer_one_kept(tmp_path):
+    """One behaviour for DNF4 and libdnf5 (whose add_rpm_install upgrades): the stream's version is what is
+    installed; the NEVRAs reported are what came in (an upgrade removes the old one: not reported)."""
+    from streambuild.install import InstallRequest, install
+
+    root, cache = tmp_path / "root", tmp_path / "cache"
+
+    def install_from(repo: Path) -> List[str]:
+        return install(InstallRequest(packages=["tinyup"], stream_repo=str(repo), installroot=str(root),
+                                      releasever="44", cachedir=str(cache)))
+
+    old, new, newest = (_repo(tmp_path, "tinyup", v) for v in ("1.0", "1.1", "2.0"))
+    assert install_from(old) == ["tinyup-1.0-1.fc44.noarch"]
+    assert install_from(new) == ["tinyup-1.1-1.fc44.noarch"]  # upgraded, and only the new one reported
+    versions = subprocess.run(["rpm", "--root", str(root), "--dbpath", FEDORA_DB, "-q", "tinyup"],
+                              capture_output=True, text=True).stdout.split()
+    assert versions == ["tinyup-1.1-1.fc44.noarch"]
+    assert install_from(new) == []  # the stream's version is there: nothing to do
+    assert install_from(newest) == ["tinyup-2.0-1.fc44.noarch"]
+    assert install_from(old) == []  # never a downgrade
+    versions = subprocess.run(["rpm", "--root", str(root), "--dbpath", FEDORA_DB, "-q", "tinyup"],
+                              capture_output=True, text=True).stdout.split()
+    assert versions == ["tinyup-2.0-1.fc44.noarch"]

@@ -202,7 +202,7 @@ def test_example_stack_as_chained_scratch_builds_then_install(world, tmp_path):
     urls = [e["url"] for e in out.events() if e.get("state") == "building"]
     assert urls and all(u.startswith(hub.weburl + "/taskinfo?taskID=") for u in urls)
 
-    installed = world.cli("alice", "install", str(m), "--installroot", str(root), "-y")
+    installed = world.cli("alice", "install", "-m", str(m), "--installroot", str(root), "-y")
     assert installed.code == 0, installed.stderr
     assert rpm_installed(root, "tinyllm") and rpm_installed(root, "tinytorch")
 
@@ -286,7 +286,7 @@ def test_without_the_plugin_side_tag_and_draft_builds(forge, tmp_path, monkeypat
         assert sorted(p.name for p in repo.glob("*.rpm"))[0] == "tinyllm-0.20.0-1.fc44.noarch.rpm"
         assert json.loads((tmp_path / ".stream-build" / "koji.json").read_text())["sidetag"] == sidetag["name"]
         nowait = world.cli("alice", "koji", "build", str(m), "--nowait", "--target", "f44")
-        assert nowait.code == 0 and "cached" in nowait.stdout  # unchanged: nothing to submit, even without the plugin
+        assert nowait.code == 0 and "unchanged" in nowait.stdout  # cached: nothing to submit, even without the plugin
     finally:
         world.hub.stop()
 
@@ -500,7 +500,7 @@ def test_priorities_use_the_hubs_build_history_then_the_sources_size(world, tmp_
 
 def test_nowait_then_watch(world, tmp_path):
     m = tiny_stream(world.forge, tmp_path / "stream-build.yaml")
-    out = world.cli("alice", "koji", "build", str(m), "--nowait")
+    out = world.cli("alice", "build", str(m), "--target", "f44", "--nowait", "-p", "koji")  # koji's and fedpkg's names
     assert out.code == 0, out.stderr
     assert "stream-build koji watch" in out.stderr and "submitted" in out.stdout
     watched = world.cli("alice", "koji", "watch", str(m), "--json")
@@ -548,6 +548,14 @@ def test_the_koji_cli_plugin_uses_the_clis_own_session(world, tmp_path):
     bad = subprocess.run([str(koji_cli), *login, "stream-build", "frobnicate"],
                          capture_output=True, text=True, timeout=60, env=dict(os.environ, HOME=str(tmp_path)))
     assert bad.returncode == 2 and "give one of: build, watch, status, cancel, list" in bad.stderr
+    helped = subprocess.run([str(koji_cli), *login, "stream-build", "build", "--help"],
+                            capture_output=True, text=True, timeout=60, env=dict(os.environ, HOME=str(tmp_path)))
+    assert helped.returncode == 0 and helped.stdout.startswith("Usage: koji stream-build build [OPTIONS] [MANIFEST]")
+    for option in ("--target KOJI_TARGET", "-p, --profile PROFILE", "--nowait", "--koji-config FILE", "--config FILE"):
+        assert option in helped.stdout, option  # the same options as 'stream-build koji build'
+    unknown = subprocess.run([str(koji_cli), *login, "stream-build", "list", "--frobnicate"],
+                             capture_output=True, text=True, timeout=60, env=dict(os.environ, HOME=str(tmp_path)))
+    assert unknown.returncode == 2 and "No such option: --frobnicate" in unknown.stderr
     assert world.hub.http_requests("alice") >= 2  # it logged in with the CLI's profile and session
 
 

@@ -49,7 +49,7 @@ def test_the_srpm_builds_and_rpmlint_finds_nothing(tmp_path):
     tarball = worktree_tarball(tmp_path, name)
     listed = subprocess.run(["tar", "tzf", str(tarball)], check=True, capture_output=True, text=True).stdout.split()
     for path in ("pyproject.toml", "packaging/stream-build.spec", "plugins/dnf5/stream_build_plugin.cpp",
-                 "plugins/dnf_stream_build.py", "core/streambuild/cli.py"):
+                 "plugins/dnf/dnf_stream_build.py", "core/streambuild/cli.py"):
         assert f"{name}/{path}" in listed
     assert not any("/.venv/" in p or "/.stream-build/" in p for p in listed)
 
@@ -80,7 +80,7 @@ def test_the_spec_matches_the_project():
     text = SPEC.read_text()
     assert re.search(rf"^Version:\s+{re.escape(version())}$", text, re.M)
     # every front-end and Koji plugin file is installed into its host's plugin directory
-    shipped = sorted((ROOT / "plugins").glob("*.py")) + sorted(
+    shipped = sorted((ROOT / "plugins").rglob("*.py")) + sorted(
         p for p in (ROOT / "koji_hub_plugin").iterdir() if p.is_file() and p.suffix in (".py", ".conf"))
     for path in shipped:
         assert f" {path.relative_to(ROOT)} %{{buildroot}}" in text, f"{path.name} is not installed by the spec"
@@ -112,21 +112,63 @@ def test_man_pages_are_generated_for_every_command(tmp_path):
     out = subprocess.run([sys.executable, str(ROOT / "packaging" / "make-manpages.py"), "--output", str(tmp_path),
                           "--date", "2026-01-02"], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    pages = {p.name for p in tmp_path.glob("*.1")}
-    expected = {"stream-build.1"} | {"-".join(("stream-build",) + c) + ".1" for c in _commands(cli, click.Context(cli))}
+    pages = {p.name for p in tmp_path.glob("*.[18]")}
+    expected = {"stream-build.1", "dnf-stream-build.8"} | {
+        "-".join(("stream-build",) + c) + ".1" for c in _commands(cli, click.Context(cli))}
     assert pages == expected
     install = (tmp_path / "stream-build-install.1").read_text()
     assert install.startswith('.TH "STREAM-BUILD-INSTALL" "1" "2026-01-02"')
     assert "\\-\\-output" in install and "\\-\\-assumeno" in install
     main = (tmp_path / "stream-build.1").read_text()
     assert ".SH EXIT STATUS" in main and "a stream policy denied the set" in main
+    environment = main[main.index(".SH ENVIRONMENT"):main.index(".SH FILES")]
+    for variable in sorted(environment_variables()):
+        assert f"\\fB{variable.replace('_', '_')}\\fR" in environment.replace("\\-", "-"), f"{variable} is not in ENVIRONMENT"
+    files = main[main.index(".SH FILES"):main.index(".SH SEE ALSO")]
+    for path in ("stream-build.yaml", "stream-build.lock", ".stream-build/", "forges.toml"):
+        assert path in files.replace("\\-", "-")
+    dnf_page = (tmp_path / "dnf-stream-build.8").read_text().replace("\\-", "-")
+    assert dnf_page.startswith('.TH "DNF-STREAM-BUILD" "8" "2026-01-02"')
+    for subcommand in dnf_plugin_subcommands():
+        assert f"\\fB{subcommand}\\fR [OPTIONS]" in dnf_page
+    install_part = dnf_page[dnf_page.index("\\fBinstall\\fR"):dnf_page.index("\\fBplan\\fR")]
+    assert "--install-target" in install_part and "--assumeno" not in install_part  # DNF's own option
     if shutil.which("groff"):
-        for page in sorted(tmp_path.glob("*.1")):
+        for page in sorted(tmp_path.glob("*.[18]")):
             check = subprocess.run(["groff", "-man", "-Tutf8", "-ww", "-z", str(page)], capture_output=True, text=True)
             assert check.returncode == 0 and check.stderr == "", f"{page.name}: {check.stderr}"
     bad = subprocess.run([sys.executable, str(ROOT / "packaging" / "make-manpages.py"), "--output", str(tmp_path),
                           "--date", "yesterday"], capture_output=True, text=True)
     assert bad.returncode == 2 and "is not YYYY-MM-DD" in bad.stderr
+
+
+def environment_variables() -> set:
+    """Every STREAM_BUILD_* (and STREAMBUILD_*) variable the code reads, found in the sources."""
+    found = set()
+    for path in list((ROOT / "core").rglob("*.py")) + list((ROOT / "plugins").rglob("*.py")) + \
+            list((ROOT / "koji_hub_plugin").rglob("*.py")):
+        found |= set(re.findall(r"_?STREAM_?BUILD_[A-Z0-9_]*[A-Z0-9](?![A-Z0-9_*])", path.read_text()))
+    return found  # (prefixes such as "STREAM_BUILD_DNF5_" + name are not names: their names are spelled out)
+
+
+def dnf_plugin_subcommands() -> tuple:
+    import ast
+
+    tree = ast.parse((ROOT / "plugins" / "dnf" / "dnf_stream_build.py").read_text())
+    (value,) = [n.value for n in tree.body if isinstance(n, ast.Assign) and n.targets[0].id == "SUBCOMMANDS"]
+    return ast.literal_eval(value)
+
+
+def test_the_dnf_page_names_the_plugins_subcommands():
+    sys.path.insert(0, str(ROOT / "packaging"))
+    try:
+        import importlib
+
+        pages = importlib.import_module("make-manpages")
+    finally:
+        sys.path.pop(0)
+    assert pages.DNF_SUBCOMMANDS == dnf_plugin_subcommands()
+    assert {name for name, _ in pages.ENVIRONMENT} == environment_variables()
 
 
 def test_shell_completion_scripts_complete_the_real_commands():
@@ -143,6 +185,13 @@ def test_shell_completion_scripts_complete_the_real_commands():
     options = run(env={"_STREAM_BUILD_COMPLETE": "bash_complete", "COMP_WORDS": "stream-build install --out",
                        "COMP_CWORD": "2"})
     assert options.stdout.split() == ["plain,--output"]
+    # values: backends, install targets and forges, from the registry and the config
+    for words, values in (("stream-build build --backend ", ["auto", "koji", "local", "mock"]),
+                          ("stream-build install --install-target ", ["container", "host", "installroot"]),
+                          ("stream-build branch request p 1 --forge ", ["forgejo", "git", "pagure"])):
+        answer = run(env={"_STREAM_BUILD_COMPLETE": "bash_complete", "COMP_WORDS": words,
+                          "COMP_CWORD": str(len(words.split())), "STREAM_BUILD_CONFIG": os.devnull})
+        assert answer.stdout.split() == [f"plain,{v}" for v in values], words
     if shutil.which("bash"):
         loaded = subprocess.run(["bash", "-c", f'eval "$({sys.executable} -m streambuild.cli completion bash)"; '
                                  "complete -p stream-build"], capture_output=True, text=True)

@@ -64,7 +64,7 @@ def _refused(out, what: str, marker: Path) -> None:
 def test_installroot_option(built, tmp_path, kind, command):
     _forge, manifest = built
     root, marker = _hostile(tmp_path, kind)
-    out = cli(command, str(manifest), "--installroot", str(root), "-y")
+    out = cli(command, *(["-m"] if command == "install" else []), str(manifest), "--installroot", str(root), "-y")
     _refused(out, "--installroot", marker)
     assert not root.exists()
 
@@ -77,12 +77,12 @@ def test_install_path_in_the_manifest(built, tmp_path, kind):
     clean = json.dumps(str(manifest.parent / "installroot"))
     hostile.write_text(manifest.read_text().replace(clean, json.dumps(str(root))))
     try:
-        out = cli("install", str(hostile), "-y")
+        out = cli("install", "-m", str(hostile), "-y")
         _refused(out, "install.path", marker)
         assert "hostile.yaml:16:9: " in out.stderr  # the manifest's own place of the path
         relative = manifest.with_name("relative.yaml")
         relative.write_text(manifest.read_text().replace(clean, json.dumps("sub/" + PAYLOADS[kind].format(marker=marker))))
-        _refused(cli("install", str(relative), "-y"), "install.path", marker)
+        _refused(cli("install", "-m", str(relative), "-y"), "install.path", marker)
     finally:
         for name in ("hostile.yaml", "relative.yaml"):
             manifest.with_name(name).unlink(missing_ok=True)
@@ -94,7 +94,7 @@ def test_workdir_option(built, tmp_path, kind, command):
     """Every path rpm and rpmbuild see (topdir, dbpath, sources, spec files) is under the work directory."""
     _forge, manifest = built
     workdir, marker = _hostile(tmp_path, kind)
-    out = cli(command, str(manifest), "--workdir", str(workdir), *(["-y"] if command in ("run", "install") else []))
+    out = cli(command, *(["-m"] if command == "install" else []), str(manifest), "--workdir", str(workdir), *(["-y"] if command in ("run", "install") else []))
     _refused(out, "--workdir", marker)
     assert not workdir.exists()
 

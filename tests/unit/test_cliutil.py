@@ -62,3 +62,37 @@ def test_path_options_refuse_what_rpm_would_expand(tmp_path: Path) -> None:
     assert runner.invoke(command, ["--workdir", str(tmp_path / "ok")]).output == f"{tmp_path / 'ok'}\n"
     refused = runner.invoke(command, ["--workdir", str(tmp_path / "w-%(touch x)")])
     assert refused.exit_code == 2 and "--workdir" in refused.output and "holds '%'" in refused.output
+
+
+def test_hosts_pass_their_own_verbosity_to_subcommands_that_take_it() -> None:
+    from streambuild.cli import cli
+    from streambuild.cliutil import host_args
+
+    assert host_args(cli, ["build", "m.yaml"], verbose=True) == ["build", "-v", "m.yaml"]
+    assert host_args(cli, ["status"], quiet=True) == ["status", "-q"]
+    assert host_args(cli, ["schema"], verbose=True, quiet=True) == ["schema"]  # it takes neither
+    assert host_args(cli, ["frobnicate"], quiet=True) == ["frobnicate"]
+
+
+def test_a_host_call_parses_with_the_commands_own_options_and_raises_for_the_host(tmp_path: Path, capsys,
+                                                                                 monkeypatch) -> None:
+    from streambuild.cli import cli
+    from streambuild.cliutil import HostCall
+
+    monkeypatch.chdir(tmp_path)
+    call = HostCall("dnf stream-build", cli, ["install", "a", "--json", "b"], {"host": "dnf"})
+    assert call.params["packages"] == ("a", "b") and call.params["json_output"] is True
+    with pytest.raises(InputError, match="no stream-build.yaml in"):
+        HostCall("dnf stream-build", cli, ["status"], {"host": "dnf"}).run()  # raised for the host, not exit 2
+    with pytest.raises(SystemExit) as usage:
+        HostCall("dnf stream-build", cli, ["install", "-j", "3"], {"host": "dnf"})
+    assert usage.value.code == 2
+    assert "Usage: dnf stream-build install [OPTIONS] [PACKAGE]..." in capsys.readouterr().err
+
+
+def test_two_different_manifests_are_refused(tmp_path: Path) -> None:
+    from streambuild.cliutil import manifest_path
+
+    assert manifest_path("a.yaml", "./a.yaml") == "a.yaml"
+    with pytest.raises(InputError, match="two manifests given: a.yaml and --manifest b.yaml"):
+        manifest_path("a.yaml", "b.yaml")

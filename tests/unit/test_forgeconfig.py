@@ -7,7 +7,7 @@ import re
 import pytest
 
 from streambuild import forgeconfig
-from streambuild.errors import InputError
+from streambuild.errors import InputError, Location
 
 
 @pytest.fixture(autouse=True)
@@ -97,3 +97,16 @@ def test_mistakes_name_the_file_and_the_key(tmp_path, text, words):
 def test_a_missing_explicit_file(tmp_path):
     with pytest.raises(InputError, match="config file not found"):
         forgeconfig.load(str(tmp_path / "nope.toml"))
+
+
+def test_dist_git_moves_every_dist_git_url_of_a_forge() -> None:
+    from streambuild.forgeconfig import DEFAULTS, _forge, override
+
+    pagure = _forge("pagure", DEFAULTS["forges"]["pagure"], Location("<defaults>"))
+    moved = override(pagure, "https://src.example.org/rpms")
+    assert (moved.dist_git, moved.dist_git_api, moved.url) == (
+        "https://src.example.org/rpms/", "https://src.example.org", "https://pagure.io")
+    git = _forge("git", {"type": "git", "dist_git": "ssh://a/rpms/", "push_url": "ssh://push/rpms/"}, Location("x"))
+    assert (override(git, "git://b/rpms/").dist_git, override(git, "git://b/rpms/").push_url) == ("git://b/rpms/", None)
+    assert override(pagure, forge_url="https://tickets.example.org/").url == "https://tickets.example.org"
+    assert override(pagure) is pagure

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from streambuild import frontend
-from streambuild.build import BuildReport, ComponentResult
 from streambuild.errors import InputError, LockError
 from streambuild.manifest import parse_manifest
 
@@ -116,37 +115,6 @@ def test_the_lock_of_the_last_good_build_labels_the_image(tmp_path) -> None:
     assert frontend.built_lock(str(tmp_path / "none.jsonl"), str(lock_file)).component("vllm").commit == COMMIT_B
     with pytest.raises(LockError, match="lock file not found"):
         frontend.built_lock(str(tmp_path / "none.jsonl"), str(tmp_path / "missing.lock"))
-
-
-def test_summary_lines() -> None:
-    report = BuildReport({
-        "a": ComponentResult("a", "done"),
-        "b": ComponentResult("b", "cached"),
-        "c": ComponentResult("c", "failed", log="/w/c.log"),
-        "d": ComponentResult("d", "skipped", message="needs c"),
-    })
-    lines = frontend.summary_lines(report)
-    assert lines[1].split() == ["b", "unchanged"]
-    assert lines[2].split() == ["c", "failed", "log:", "/w/c.log"]
-    assert lines[3].split() == ["d", "skipped", "needs", "c"]
-    assert lines[-1] == "1 built, 1 unchanged (not rebuilt), 1 failed, 1 not built"
-
-
-def test_summary_lines_name_the_backend_and_what_was_assumed_from_the_host() -> None:
-    from streambuild.buildreqs import Requirement, Resolution
-
-    resolution = Resolution("Debian", (Requirement("gcc", "assumed"), Requirement("sbz-devel", "stream", "sbz-devel-2")))
-    report = BuildReport({"a": ComponentResult("a", "done", resolution=resolution),
-                          "b": ComponentResult("b", "failed", log="/w/b.log", message="rpmbuild exited with 1")},
-                         backend="local", backend_reason="mock is not installed")
-    lines = frontend.summary_lines(report)
-    assert lines[0] == "backend: local (mock is not installed)"
-    assert lines[1].split() == ["a", "done"]
-    assert lines[2].split() == ["assumed", "from", "the", "host:", "gcc"]
-    assert lines[3].split()[-4:] == ["(rpmbuild", "exited", "with", "1)"]
-    data = frontend.summary_json(report)
-    assert data["backend"] == "local"
-    assert data["components"][0]["buildrequires"]["buildrequires"][0] == {"requirement": "gcc", "source": "assumed"}
 
 
 def test_install_outcome_lines_and_json(tmp_path) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from streambuild.errors import ManifestError, UnsafeValueError
+from streambuild.errors import ManifestError, ManifestErrors, UnsafeValueError
 from streambuild.manifest import FEDORA_DIST_GIT, FEDORA_LOOKASIDE, load_manifest, parse_manifest
 
 SEED = Path(__file__).parents[1] / "data" / "seed.yaml"
@@ -46,7 +46,9 @@ build:
 """,
         "m.yaml",
     )
-    assert m.base.version == 45 and m.base.dist == ".fc45"
+    from streambuild.base import rawhide_version
+
+    assert m.base.version == rawhide_version() and m.base.dist == f".fc{rawhide_version()}"  # see test_base.py
     assert m.macros == (("with_cuda", "0"),)
     cython = m.component("cython")
     assert cython.buildonly and cython.macros == (("_with_bootstrap", "1"),)
@@ -124,3 +126,25 @@ def test_digest_changes_with_what_is_built() -> None:
     same = parse_manifest(HEAD + "  - a:b\ninstall: {type: host, packages: [a]}\n")
     assert one.digest() != two.digest()
     assert one.digest() == same.digest()
+
+
+def test_every_problem_is_reported_together_with_near_misses() -> None:
+    text = ("base: fedora-44-x86_64\nbuild:\n- type: dist-gti\n  url: https://x/\n  pakages: [a:b]\n"
+            "- type: git\n  url: https://y/\n  packages: ['c:--upload-pack=x', 'd/e:main']\ninstal: {type: host}\n")
+    with pytest.raises(ManifestErrors) as err:
+        parse_manifest(text, "s.yaml")
+    assert str(err.value).splitlines() == [
+        "s.yaml:3:9: build[0].type: 'dist-gti' is not one of 'dist-git', 'git' (did you mean 'dist-git'?)",
+        "s.yaml:5:3: build[0]: unknown key 'pakages' (did you mean 'packages'? it is required) "
+        "(expected one of: type, url, lookaside, packages)",
+        "s.yaml:9:1: the document: unknown key 'instal' (did you mean 'install'?) "
+        "(expected one of: name, base, macros, base_repos, build, install)",
+    ]
+    # the shape is right: what the values say, all at once (a missing key nothing was meant for is said too)
+    with pytest.raises(ManifestErrors) as values_err:
+        parse_manifest(text.replace("dist-gti", "dist-git").replace("pakages", "packages").replace("instal:", "name: a\n#"),
+                       "s.yaml")
+    lines = str(values_err.value).splitlines()
+    assert len(lines) == 2 and "s.yaml:8:14: ref of c" in lines[0] and "s.yaml:8:35: package name 'd/e'" in lines[1]
+    with pytest.raises(ManifestError, match="missing required key 'packages'"):
+        parse_manifest("base: fedora-44-x86_64\nbuild:\n- type: git\n  url: https://y/\n", "s.yaml")

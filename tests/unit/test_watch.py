@@ -44,7 +44,9 @@ def test_a_finished_run_is_replayed_from_its_start(tmp_path) -> None:
     assert outcome == watch.Outcome("new", "ok")
     assert [e["event"] for e in seen] == ["run-start", "component", "component", "run-end"]
     outcome.raise_for_outcome()
-    text = [watch.describe(e, 10.0) for e in seen]
+    printed: list = []
+    watch.print_run(str(tmp_path), False, printed.append)
+    text = printed
     assert text[0] == "[00:00] run new started (build, backend local)"
     assert text[2] == "[00:02] ✓ a done (1.5 s)"
     assert text[3] == "[00:03] run new ended: ok"

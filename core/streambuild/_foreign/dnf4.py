@@ -1,4 +1,11 @@
-"""Installing through DNF4's Python API (``import dnf``; Debian's and RHEL's python3-dnf)."""
+"""Installing through DNF4's Python API (``import dnf``; Debian's and RHEL's python3-dnf).
+
+Used by stream-build's own installs (:func:`install`) and by ``dnf stream-build install``
+(DNF's plugin, which hands its Base to :func:`add_repos` and :func:`mark_install`), so both
+mark the same way. A requested package that is installed at an older version is upgraded
+to the stream's, as libdnf5's ``add_rpm_install`` does (:mod:`._foreign.libdnf5`); one that
+is installed at the stream's version or a newer one is left alone (never a downgrade).
+"""
 
 from __future__ import annotations
 
@@ -44,15 +51,12 @@ def install(
         for name in packages:
             if not available.filter(name=name, reponame=provided_by):
                 raise InputError(f"package {name!r} is not provided by the stream (repository {provided_by})")
-            try:
-                base.install(name, reponame=provided_by)
-            except dnf.exceptions.MarkingError as exc:
-                raise InstallError(f"cannot mark {name} for installation: {exc}") from None
+        mark_install(base, packages, provided_by)
         try:
             base.resolve()
         except dnf.exceptions.DepsolveError as exc:
             raise InstallError(f"dependencies cannot be resolved: {exc}") from None
-        items = sorted(str(pkg) for pkg in base.transaction.install_set)
+        items = inbound(base)
         if not items:
             return []
         if confirm is not None and not confirm(items):
@@ -65,3 +69,39 @@ def install(
         return items
     finally:
         base.close()
+
+
+def mark_install(base: "dnf.Base", packages: Sequence[str], provided_by: str) -> None:
+    """Mark ``packages`` for installation from the repository ``provided_by``: installed at an older
+    version, upgraded to the stream's (see the module docstring)."""
+    installed = base.sack.query().installed()
+    for name in packages:
+        try:
+            if installed.filter(name=name):
+                base.upgrade(name, reponame=provided_by)
+            else:
+                base.install(name, reponame=provided_by)
+        except dnf.exceptions.MarkingError as exc:
+            raise InstallError(f"cannot install {name} from the stream: {exc}") from None
+
+
+def inbound(base: "dnf.Base") -> List[str]:
+    """The NEVRAs the resolved transaction brings in (installs and upgrades; never what it removes)."""
+    return sorted(str(pkg) for pkg in base.transaction.install_set) if base.transaction else []
+
+
+def add_repos(base: "dnf.Base", repos: Mapping[str, str], stream_repo_id: str) -> None:
+    """Add the stream's repository (``stream_repo_id``, unsigned, always fresh) and the base's to ``base``."""
+    for repo_id, url in repos.items():
+        extra = {"gpgcheck": False} if repo_id == stream_repo_id else {}
+        base.repos.add_new_repo(repo_id, base.conf, baseurl=[url], metadata_expire=0, **extra)
+
+
+def use_root_database(installroot: str, base_rpmdb: str) -> None:
+    """Point DNF's rpm at the root's database: its own if it has one, else where the stream's base keeps it
+    (:func:`streambuild.rootdb.dbpath_for`), whatever this host's rpm default (Debian's is ``$HOME/.rpmdb``).
+    DNF has read rpm's configuration by the time a command configures, so the macro stays for its transaction."""
+    from .. import rootdb
+    from . import rpmlib
+
+    rpmlib.define("_dbpath", rootdb.dbpath_for(installroot, base_rpmdb))

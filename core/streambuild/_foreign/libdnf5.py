@@ -2,6 +2,11 @@
 
 Written against libdnf5's documented Python API; it cannot be exercised on Debian
 12, which has no libdnf5 (see README, "What is not tested").
+
+What it installs is what the DNF4 path installs (:mod:`._foreign.dnf4`): ``add_rpm_install``
+of a package installed at an older version upgrades it to the stream's, and the NEVRAs
+reported are the transaction's inbound packages only (an upgrade also removes the old
+version: that one is not "installed").
 """
 
 from __future__ import annotations
@@ -52,7 +57,7 @@ def install(
     transaction = goal.resolve()
     if transaction.get_problems() != libdnf5.base.GoalProblem_NO_PROBLEM:
         raise InstallError("dependencies cannot be resolved: " + "; ".join(transaction.get_resolve_logs_as_strings()))
-    items = sorted(item.get_package().get_nevra() for item in transaction.get_transaction_packages())
+    items = inbound(transaction)
     if not items:
         return []
     if confirm is not None and not confirm(items):
@@ -63,3 +68,10 @@ def install(
     if result != libdnf5.base.Transaction.TransactionRunResult_SUCCESS:
         raise InstallError("the transaction failed: " + "; ".join(transaction.get_transaction_problems()))
     return items
+
+
+def inbound(transaction: "libdnf5.base.Transaction") -> List[str]:
+    """The NEVRAs a resolved transaction brings in: its inbound actions (install, upgrade, downgrade,
+    reinstall), not the packages it replaces or removes."""
+    return sorted(item.get_package().get_nevra() for item in transaction.get_transaction_packages()
+                  if libdnf5.transaction.transaction_item_action_is_inbound(item.get_action()))

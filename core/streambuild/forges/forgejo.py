@@ -31,7 +31,6 @@ from ..errors import InputError
 from ..forgeconfig import ForgeSettings
 from ..errors import ForgeUnavailable
 from ..http import HttpSettings, JsonClient
-from ..plugins import hookimpl
 from . import CREATED, EXISTS, REQUESTED, BranchRequest, RequestResult, Ticket
 
 PAGE_SIZE = 50
@@ -183,8 +182,3 @@ class ForgejoForge:
             # the server may cap 'limit': the total (or an empty page) says when to stop, not a short page
             if not answer.data or (total.isdigit() and seen >= int(total)):
                 return
-
-
-@hookimpl(trylast=True)
-def streambuild_register(registry) -> None:  # type: ignore[no-untyped-def]
-    registry.add_forge("forgejo", ForgejoForge)

@@ -16,7 +16,6 @@ from .. import gitops, values
 from ..errors import InputError, SourceError
 from ..forgeconfig import ForgeSettings
 from ..http import HttpSettings
-from ..plugins import hookimpl
 from . import CREATED, EXISTS, BranchRequest, RequestResult, Ticket
 
 
@@ -100,8 +99,3 @@ class GitForge:
         return RequestResult(CREATED, request.package, request.branch, self.settings.name,
                              f"created branch {request.branch} of {request.package} at {commit[:12]} "
                              f"(from {name}) in {where}", url=where, commit=commit, request=self.prepare(request))
-
-
-@hookimpl(trylast=True)
-def streambuild_register(registry) -> None:  # type: ignore[no-untyped-def]
-    registry.add_forge("git", GitForge)

@@ -32,7 +32,6 @@ from ..errors import InputError
 from ..forgeconfig import ForgeSettings
 from ..errors import ForgeUnavailable
 from ..http import HttpSettings, JsonClient
-from ..plugins import hookimpl
 from . import REQUESTED, BranchRequest, RequestResult, Ticket
 
 MAX_PAGES = 100  # 10,000 open tickets: more means something is wrong
@@ -170,8 +169,3 @@ class PagureForge:
             pages = pagination.get("pages")
             if not issues or not isinstance(pages, int) or page >= pages:
                 return
-
-
-@hookimpl(trylast=True)
-def streambuild_register(registry) -> None:  # type: ignore[no-untyped-def]
-    registry.add_forge("pagure", PagureForge)

@@ -35,7 +35,6 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 from ..base import parse_base
 from ..build import BuildReport, ComponentResult, StreamJob
 from ..errors import BuildFailed, EnvironmentProblem, InputError
-from ..plugins import hookimpl
 from ..results import ResultStore
 from ..workdir import atomic_write
 from . import NAMESPACE, foreign, hubapi
@@ -376,6 +375,3 @@ class KojiBackend:
         return list(session.call(f"{NAMESPACE}.list", user or self.user))
 
 
-@hookimpl
-def streambuild_register(registry) -> None:  # type: ignore[no-untyped-def]
-    registry.add_stream_backend(BACKEND, KojiBackend)

@@ -39,7 +39,6 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from ..errors import EnvironmentProblem, InputError, InstallError
 from ..install import InstallRequest, install
-from ..plugins import hookimpl
 
 #: Prefix of the labels the image carries (reverse-DNS, as OCI recommends for annotations).
 LABEL_PREFIX = "org.fedoraproject.stream-build."
@@ -321,9 +320,3 @@ class ContainerTarget:
                 )
             with open(digest_file, encoding="utf-8") as handle:
                 return handle.read().strip() or None
-
-
-@hookimpl
-def streambuild_register(registry) -> None:  # type: ignore[no-untyped-def]
-    registry.add_install_target("container", ContainerTarget)
-

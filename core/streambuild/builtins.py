@@ -1,0 +1,27 @@
+"""Built-in plugins registered by name and imported when first used (:func:`streambuild.plugins.lazy`).
+
+The Koji backend (:mod:`streambuild.koji.client`), the container install target
+(:mod:`streambuild.targets.container`) and the forge types (:mod:`streambuild.forges`) are
+plugins like any other; registering them here, without importing them, keeps a command
+from paying for what it does not use.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .plugins import hookimpl, lazy
+
+FORGES = {
+    "pagure": "streambuild.forges.pagure:PagureForge",
+    "forgejo": "streambuild.forges.forgejo:ForgejoForge",
+    "git": "streambuild.forges.gitforge:GitForge",
+}
+
+
+@hookimpl(trylast=True)
+def streambuild_register(registry: Any) -> None:
+    registry.add_stream_backend("koji", lazy("streambuild.koji.client:KojiBackend"))
+    registry.add_install_target("container", lazy("streambuild.targets.container:ContainerTarget"))
+    for kind, path in FORGES.items():
+        registry.add_forge(kind, lazy(path))
