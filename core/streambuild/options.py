@@ -14,7 +14,7 @@ completion (``--backend``, ``--install-target``, ``--forge``) loads the plugins 
 
 from __future__ import annotations
 
-from typing import Any, Callable, List, TypeVar
+from typing import Any, Callable, List, Tuple, TypeVar
 
 import click
 
@@ -26,7 +26,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 # -- value completion ------------------------------------------------------------------
 
 
-def _registered(table: str, extra: tuple = ()) -> Callable[[click.Context, click.Parameter, str], List[str]]:
+def _registered(table: str, extra: Tuple[str, ...] = ()) -> Callable[[click.Context, click.Parameter, str], List[str]]:
     def complete(ctx: click.Context, param: click.Parameter, incomplete: str) -> List[str]:
         from .plugins import make_plugins
 
@@ -67,7 +67,7 @@ config = click.option("--config", "config_path", metavar="FILE", type=click.Path
 locked = click.option("--locked", is_flag=True, help="Use the lock file as it is; refuse to resolve refs.")
 jobs = click.option("-j", "--jobs", type=click.IntRange(1, 256), default=2, show_default=True,
                     help="Components built side by side.")
-backend = click.option("--backend", default=None, metavar="NAME", shell_complete=_registered("backends", ("auto",)),
+backend = click.option("--backend", default=None, metavar="NAME", shell_complete=_registered("backend_names", ("auto",)),
                        help="Build backend: auto (mock where installed, else local), local, mock, koji, or a "
                             "plugin's. Default: auto, or koji with --target.")
 keep_going = click.option("--keep-going", is_flag=True,
