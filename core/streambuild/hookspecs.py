@@ -62,7 +62,20 @@ def streambuild_event(event: Mapping[str, Any]) -> None:
     """Observe one event of a run (a component changing state, a phase starting or ending).
 
     ``event`` has at least ``"event"`` (its kind) and ``"time"`` (seconds since the
-    epoch); component events carry ``"component"`` and ``"state"`` (one of
-    ``waiting``, ``building``, ``done``, ``cached``, ``failed``, ``skipped``).
+    epoch). The kinds:
+
+    - the run: ``run-start``, ``run-end`` (``outcome``), ``backend`` (which and why),
+      ``phase`` (fetch, analyse, build, publish, install starting or ending), ``fetched``,
+      ``locked`` (with ``changes``), ``plan`` (the plan as ``plan --json`` prints it),
+      ``policy`` (the preflight's findings), ``warning`` and ``note`` (a ``message`` every
+      front-end shows), ``published``, ``installed``, ``summary``;
+    - a component: ``component`` with ``"component"`` and ``"state"`` (``waiting``,
+      ``building``, ``done``, ``cached``, ``failed``, ``skipped``, ``not-started``,
+      ``submitted``), ``build-log`` (where its log is while it builds), ``edge-added``
+      (``after``: a component it waits for, learned before it started), ``audit`` (the
+      series audit of its build);
+    - Koji: ``koji``, ``koji-submitted``, ``koji-sidetag``, ``koji-poll`` (hub requests of one
+      status poll), ``koji-regenerations``.
+
     Observers must not raise; they are called from worker threads.
     """
