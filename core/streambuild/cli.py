@@ -65,7 +65,8 @@ class LazyGroup(click.Group):
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
-    def main(self, args: Optional[Sequence[str]] = None, prog_name: Optional[str] = None, **extra: Any) -> Any:
+    def main(self, args: Optional[Sequence[str]] = None, prog_name: Optional[str] = None,  # type: ignore[override]
+             **extra: Any) -> Any:
         """click's ``main``; with ``--json`` a usage error is also a JSON object on standard output."""
         argv = list(sys.argv[1:] if args is None else args)
         try:

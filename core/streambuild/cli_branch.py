@@ -20,7 +20,7 @@ denies, 4 the forge cannot be reached or answers errors (5xx, rate limits, not J
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Optional, Tuple
+from typing import List, Optional, TYPE_CHECKING, Tuple
 
 import click
 
@@ -113,7 +113,7 @@ def list_(name: str, forge_name: Optional[str], dist_git: Optional[str], forge_u
         return
     for row in rows:
         mark = f"series {row['series']}" if row["series"] else ""
-        commit = (row["commit"] or "")[:12]
+        commit = str(row["commit"] or "")[:12]
         click.echo(f"{row['branch']:30} {commit:12} {mark}".rstrip())
 
 
@@ -133,16 +133,17 @@ def status(name: str, series: str, forge_name: Optional[str], dist_git: Optional
     """Show whether branch SERIES of NAME exists or is requested, and follow it until it exists (--nowait: return)."""
     from . import branches as branches_mod
     from . import errors
+    from .forges import MISSING
 
     config, forge = _forge(config_path, forge_name, dist_git, forge_url)
     convention = branches_mod.SeriesConvention.from_policy(config.policy)
     if nowait:
         result, _ = branches_mod.branch_status(forge, name, series, convention)
         _show(result, json_output)
-        if result.state == branches_mod.MISSING:
+        if result.state == MISSING:
             raise errors.BranchNotCreated(result.message)
         return
-    seen = []
+    seen: List[str] = []
 
     def progress(step: "RequestResult") -> None:
         if not json_output and (not seen or seen[-1] != step.state):

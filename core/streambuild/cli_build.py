@@ -6,7 +6,7 @@ Each imports what it uses when it runs, so ``--help`` costs click and this file.
 from __future__ import annotations
 
 import json
-from typing import Any, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence
 
 import click
 
@@ -82,7 +82,7 @@ def plan(manifest: Optional[str], manifest_option: Optional[str], workdir: Optio
         click.echo(planned.plan.describe())
 
 
-def do_build(stream: Any, params: Any, backend_extra: Optional[dict] = None) -> Any:
+def do_build(stream: Any, params: Any, backend_extra: Optional[Dict[str, Any]] = None) -> Any:
     """The build of ``build`` and ``run`` (and of the hosts that run them): the backend ``--target``,
     ``--backend``, ``-p`` and ``--koji-config`` mean, ``--nowait``, the result printed. Returns the
     report of a build that ended here (None when it goes on elsewhere)."""
@@ -102,6 +102,7 @@ def do_build(stream: Any, params: Any, backend_extra: Optional[dict] = None) -> 
         say(render.detached_lines(detached.pid, detached.log, f"stream-build watch {stream.manifest.path}",
                                   params["json_output"]))
         return None
+    assert report is not None  # built here: run_build reports it
     say(render.build_end(report, published.stream_repo if published else None, params["json_output"]))
     if report.pending:
         click.echo(f"submitted; follow it with: stream-build koji watch {stream.manifest.path}", err=True)

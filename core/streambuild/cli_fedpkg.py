@@ -89,6 +89,7 @@ def stream_build(manifest_option: Optional[str], **params: Any) -> None:
         follow = "fedpkg-stream stream-status --watch" + (f" --manifest {manifest_option}" if manifest_option else "")
         say(render.detached_lines(detached.pid, detached.log, follow, params["json_output"]))
         return
+    assert report is not None  # built here: build_checkout reports it
     say(render.build_end(report, published.stream_repo if published else None, params["json_output"]))
     if not report.pending:  # a backend that builds on (koji --nowait) has nothing to publish yet
         require_success(report)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from typing import TYPE_CHECKING, Any, Callable, Iterable, List, Optional, Sequence, TypeVar
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, TYPE_CHECKING, TypeVar
 
 import click
 
@@ -184,7 +184,7 @@ class HostCall:
     a usage error prints click's message and exits 2, as the hosts' own argument parsers do.
     """
 
-    def __init__(self, prog: str, group: click.Group, args: Sequence[str], obj: dict) -> None:
+    def __init__(self, prog: str, group: click.Group, args: Sequence[str], obj: Dict[str, Any]) -> None:
         self.name = args[0]
         command = group.get_command(click.Context(group), self.name)
         if command is None:
@@ -200,7 +200,7 @@ class HostCall:
             sys.exit(exc.exit_code)
 
     @property
-    def params(self) -> dict:
+    def params(self) -> Dict[str, Any]:
         return self.context.params
 
     def run(self) -> None:
@@ -209,7 +209,7 @@ class HostCall:
             self.context.command.invoke(self.context)
 
 
-def run_for_host(group: click.Group, args: Sequence[str], prog: str, obj: dict, interrupted: str = "interrupted") -> int:
+def run_for_host(group: click.Group, args: Sequence[str], prog: str, obj: Dict[str, Any], interrupted: str = "interrupted") -> int:
     """Run ``group`` for a host that keeps its process (the koji CLI): the exit code, errors said as ``prog``'s."""
     try:
         group.main(args=list(args), prog_name=prog, standalone_mode=False, obj=obj)

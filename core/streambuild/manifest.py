@@ -192,7 +192,7 @@ def _parse(doc: Document) -> Manifest:
     return Manifest(path, name, base, tuple(components), macros, install, base_repos)
 
 
-def _source_lookaside(doc: Document, source: Dict[str, Any], key: tuple, default: Optional[str]) -> Optional[str]:
+def _source_lookaside(doc: Document, source: Dict[str, Any], key: Tuple[Any, ...], default: Optional[str]) -> Optional[str]:
     if "lookaside" not in source:
         return _lookaside_of(source) if source["type"] == "dist-git" else default
     if source["type"] != "dist-git":
@@ -207,7 +207,7 @@ def _lookaside_of(source: Dict[str, Any]) -> Optional[str]:
     return FEDORA_LOOKASIDE if values.as_base_url(source["url"]) == FEDORA_DIST_GIT else None
 
 
-def _macros(doc: Document, raw: Dict[str, Any], key: tuple) -> Tuple[Tuple[str, str], ...]:
+def _macros(doc: Document, raw: Dict[str, Any], key: Tuple[Any, ...]) -> Tuple[Tuple[str, str], ...]:
     result = []
     for name, value in raw.items():
         values.check_macro_name(name, doc.where_key(key + (name,)))
@@ -218,7 +218,7 @@ def _macros(doc: Document, raw: Dict[str, Any], key: tuple) -> Tuple[Tuple[str, 
 
 
 def _component(
-    doc: Document, item: Any, key: tuple, source_type: str, url: str, lookaside: Optional[str], distgit: str
+    doc: Document, item: Any, key: Tuple[Any, ...], source_type: str, url: str, lookaside: Optional[str], distgit: str
 ) -> Component:
     where = doc.where(key)
     if isinstance(item, str):

@@ -109,7 +109,8 @@ _TYPES = {
 def _type_ok(value: Any, name: str) -> bool:
     if name in ("integer", "number") and isinstance(value, bool):
         return False
-    return isinstance(value, _TYPES[name])
+    kinds: Any = _TYPES[name]  # a type or a tuple of types
+    return isinstance(value, kinds)
 
 
 def _types(schema: Dict[str, Any]) -> List[str]:
@@ -157,8 +158,8 @@ def _check(doc: Document, value: Any, schema: Dict[str, Any], key: PathKey, foun
             if any(_type_ok(value, t) for t in _types(option)):
                 _check(doc, value, option, key, found)
                 return
-        kinds = " or ".join(t for option in schema["oneOf"] for t in _types(option))
-        found.append(ManifestError(f"{_show(key)}: expected {kinds}, found {_kind(value)}", doc.where(key)))
+        expected = " or ".join(t for option in schema["oneOf"] for t in _types(option))
+        found.append(ManifestError(f"{_show(key)}: expected {expected}, found {_kind(value)}", doc.where(key)))
         return
     kinds = _types(schema)
     if kinds and not any(_type_ok(value, t) for t in kinds):

@@ -121,7 +121,8 @@ def watch(journal_path: str, workdir_lock: str, on_event: Callable[[Dict[str, An
         try:
             on_event(next(events))
         except StopIteration as stop:
-            return stop.value
+            outcome: Outcome = stop.value
+            return outcome
 
 
 def print_run(workdir: str, as_json: bool, say: Callable[[str], None]) -> None:

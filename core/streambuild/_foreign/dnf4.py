@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Callable, List, Mapping, Optional, Sequence
 
-import dnf  # type: ignore[import-not-found]
-import dnf.exceptions  # type: ignore[import-not-found]
+import dnf
+import dnf.exceptions
 
 from ..errors import InputError, InstallAborted, InstallError
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Callable, List, Mapping, Optional, Sequence
 
-import libdnf5  # type: ignore[import-not-found]
+import libdnf5
 
 from ..errors import InputError, InstallAborted, InstallError
 

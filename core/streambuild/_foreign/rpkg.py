@@ -27,18 +27,18 @@ import configparser
 import logging
 import os
 import sys
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, List, Optional, Sequence
 
-import pyrpkg  # type: ignore[import-untyped]
-import pyrpkg.cli  # type: ignore[import-untyped]
-import pyrpkg.utils  # type: ignore[import-untyped]
+import pyrpkg
+import pyrpkg.cli
+import pyrpkg.utils
 
 from .. import render
 from ..errors import EXIT_ENVIRONMENT, EXIT_INTERRUPTED, StreamBuildError
 
 try:  # fedpkg is not on PyPI; where it is installed (Fedora), fedpkg-stream is fedpkg plus ours
-    import fedpkg  # type: ignore[import-not-found]
-    import fedpkg.cli  # type: ignore[import-not-found]
+    import fedpkg
+    import fedpkg.cli
 except ImportError:  # pragma: no cover - depends on the host
     fedpkg = None
 
@@ -70,7 +70,8 @@ def dist_git_of(cmd: Any) -> Optional[str]:
     """Where the clone's package repositories live (``<base><name>.git``): the remote, else rpkg's gitbaseurl."""
     from ..packager import dist_git_base
 
-    for url in (lambda: cmd.push_url, lambda: cmd._get_namespace_giturl(cmd.repo_name)):
+    candidates: List[Callable[[], Any]] = [lambda: cmd.push_url, lambda: cmd._get_namespace_giturl(cmd.repo_name)]
+    for url in candidates:
         try:
             base = dist_git_base(url(), cmd.repo_name)
         except (pyrpkg.rpkgError, KeyError, TypeError, ValueError, AttributeError):
