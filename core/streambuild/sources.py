@@ -1,7 +1,8 @@
 """Source preparation: a component at its locked commit, made into a spec and its sources.
 
-dist-git components are exported at their commit and their lookaside files are
-fetched and verified. Upstream ``git`` components follow Packit's model: the spec
+dist-git components are exported at their commit (read through one ``git cat-file --batch``
+process, from the repository itself when it is on this host, else from a shallow mirror
+holding only the locked ref) and their lookaside files are fetched and verified. Upstream ``git`` components follow Packit's model: the spec
 comes from the upstream repository when it carries one (else from dist-git), the
 tarball is ``git archive`` of the locked commit, and the version comes from the ref.
 """
@@ -58,7 +59,7 @@ def prepare(comp: Component, locked: LockedComponent, workdir: WorkDir) -> Prepa
     tree = os.path.join(tmp, "tree")
     try:
         if comp.source_type == "dist-git":
-            _prepare_distgit(comp, locked.url, locked.commit, tree, workdir)
+            _prepare_distgit(comp, locked.url, locked.commit, tree, workdir, locked.resolved)
         else:
             _prepare_upstream(comp, locked, tree, workdir, spec)
         if not os.path.isfile(os.path.join(tree, spec)):
@@ -75,9 +76,12 @@ def prepare(comp: Component, locked: LockedComponent, workdir: WorkDir) -> Prepa
     return PreparedSource(comp.name, dest, spec, digest)
 
 
-def _prepare_distgit(comp: Component, url: str, commit: str, tree: str, workdir: WorkDir) -> None:
-    git_dir = gitops.fetch_commit(workdir.git_cache, url, commit)
-    gitops.export_tree(git_dir, commit, tree)
+def _prepare_distgit(comp: Component, url: str, commit: str, tree: str, workdir: WorkDir,
+                     full_ref: Optional[str] = None) -> None:
+    """The tree of ``commit`` (one ``git cat-file --batch`` process: see :func:`gitops.source_reader`) and the
+    lookaside files its ``sources`` file names."""
+    with gitops.source_reader(workdir.git_cache, url, commit, full_ref) as reader:
+        reader.export(commit, tree)
     sources_file = os.path.join(tree, "sources")
     if os.path.isfile(sources_file):
         with open(sources_file, encoding="utf-8", errors="replace") as handle:
