@@ -47,14 +47,27 @@ def version_from_ref(ref: str) -> Optional[str]:
     return match.group("version").replace("-", "_") if match else None
 
 
+def _destination(comp: Component, locked: LockedComponent, workdir: WorkDir) -> str:
+    return workdir.sources_of(comp.name, locked.commit + (locked.spec_source.commit[:8] if locked.spec_source else ""))
+
+
+def prepared_source(comp: Component, locked: LockedComponent, workdir: WorkDir) -> Optional[PreparedSource]:
+    """What an earlier run prepared for ``comp`` at its locked commit, or ``None``."""
+    dest = _destination(comp, locked, workdir)
+    try:
+        with open(os.path.join(dest, _DIGEST_FILE)) as handle:
+            return PreparedSource(comp.name, dest, comp.spec or f"{comp.name}.spec", handle.read().strip())
+    except FileNotFoundError:
+        return None
+
+
 def prepare(comp: Component, locked: LockedComponent, workdir: WorkDir) -> PreparedSource:
     """Prepare ``comp`` at its locked commit; reuse the result of an earlier run."""
-    dest = workdir.sources_of(comp.name, locked.commit + (locked.spec_source.commit[:8] if locked.spec_source else ""))
+    done = prepared_source(comp, locked, workdir)
+    if done is not None:
+        return done
+    dest = _destination(comp, locked, workdir)
     spec = comp.spec or f"{comp.name}.spec"
-    digest_file = os.path.join(dest, _DIGEST_FILE)
-    if os.path.exists(digest_file):
-        with open(digest_file) as handle:
-            return PreparedSource(comp.name, dest, spec, handle.read().strip())
     tmp = workdir.tmp(f"src-{comp.name}-")
     tree = os.path.join(tmp, "tree")
     try:

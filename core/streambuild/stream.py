@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -31,7 +32,7 @@ from .plan import Plan, make_plan
 from .plugins import Plugins, make_plugins
 from .publish import Published, publish
 from .results import ResultStore, facts_key
-from .sources import PreparedSource, prepare
+from .sources import PreparedSource, prepare, prepared_source
 from .workdir import WorkDir
 
 LockMode = str  # "auto": reuse matching entries; "update": re-resolve all; "locked": never resolve
@@ -76,37 +77,43 @@ class Stream:
         self.emit({"event": "warning", "message": message, **data})
         sys.stderr.write(f"stream-build: warning: {message}\n")
 
-    def lock(self, mode: LockMode = "auto") -> lock_mod.Lock:
+    def lock(self, mode: LockMode = "auto", drift: bool = True) -> lock_mod.Lock:
         """Return the lock for this run, resolving refs over git as ``mode`` allows.
 
-        Refs kept from an existing lock are checked against their remotes: a branch that moved
-        since is a warning (the locked commit is built). ``lock_changes`` says afterwards what a
-        re-resolution changed.
+        With ``drift``, refs kept from an existing lock are checked against their remotes: a
+        branch that moved since is a warning (the locked commit is built). ``lock_changes`` says
+        afterwards what a re-resolution changed.
         """
+        new, kept, answers = self._lock(mode)
+        if drift:
+            self._report_drift(lock_mod.drift(kept, known=answers) if kept.components else ([], []))
+        return new
+
+    def _lock(self, mode: LockMode) -> Tuple[lock_mod.Lock, lock_mod.Lock, Dict[str, Dict[str, str]]]:
+        """The lock; the part of it kept from the existing lock; what remotes were asked on the way."""
         existing = lock_mod.read_existing(self.lock_path, replace_corrupt=(mode == "update"))
         self.lock_changes: List[str] = []
+        answers: Dict[str, Dict[str, str]] = {}
         if mode == "locked":
             if existing is None:
                 raise LockError(f"--locked given but {self.lock_path} does not exist (run 'stream-build lock')")
             lock_mod.check_matches(self.manifest, existing, self.lock_path)
-            self._report_drift(existing)
-            return existing
+            return existing, existing, answers
         previous = existing if mode == "auto" else None
-        new = lock_mod.resolve_lock(self.manifest, self.workdir.git_cache, previous, jobs=8)
+        new = lock_mod.resolve_lock(self.manifest, self.workdir.git_cache, previous, jobs=8, answers=answers)
         if new != existing:
             self.lock_changes = lock_mod.changes(existing, new)
             lock_mod.write_lock(self.lock_path, new)
             self.emit({"event": "locked", "lock": self.lock_path, "components": len(new.components),
                        "changes": self.lock_changes})
+        kept: Tuple[lock_mod.LockedComponent, ...] = ()
         if previous is not None:
-            kept = {c.name for c in previous.components} & {c.name for c in new.components if c in previous.components}
-            self._report_drift(lock_mod.Lock(new.base, tuple(c for c in new.components if c.name in kept)))
-        return new
+            before = set(previous.components)
+            kept = tuple(c for c in new.components if c in before)
+        return new, lock_mod.Lock(new.base, kept), answers
 
-    def _report_drift(self, lock: lock_mod.Lock) -> None:
-        if not lock.components:
-            return
-        moved, unreachable = lock_mod.drift(lock)
+    def _report_drift(self, found: Tuple[List[lock_mod.Drift], List[str]]) -> None:
+        moved, unreachable = found
         for item in moved:
             self.warn(item.describe(), kind="lock-drift", component=item.name, locked=item.locked, now=item.now)
         for where in unreachable:
@@ -123,15 +130,28 @@ class Stream:
         return tuple(sorted(merged.items()))
 
     def prepare(self, lock: lock_mod.Lock) -> Dict[str, PreparedSource]:
-        def one(comp: Component) -> PreparedSource:
-            return prepare(comp, lock.component(comp.name), self.workdir)
+        """Every component's sources at its locked commit; those prepared by an earlier run are reused as they are."""
+        prepared: Dict[str, PreparedSource] = {}
+        todo = []
+        for comp in self.manifest.components:
+            done = prepared_source(comp, lock.component(comp.name), self.workdir)
+            if done is not None:
+                prepared[comp.name] = done
+            else:
+                todo.append(comp)
+        if todo:
+            with ThreadPoolExecutor(max_workers=min(8, len(todo))) as pool:
+                for made in pool.map(lambda c: prepare(c, lock.component(c.name), self.workdir), todo):
+                    prepared[made.name] = made
+        return {c.name: prepared[c.name] for c in self.manifest.components}
 
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            prepared = list(pool.map(one, self.manifest.components))
-        return {p.name: p for p in prepared}
-
-    def plan(self, mode: LockMode = "auto", known_durations: Optional[durations_mod.KnownDurations] = None) -> Planned:
-        lock = self.lock(mode)
+    def plan(self, mode: LockMode = "auto", known_durations: Optional[durations_mod.KnownDurations] = None,
+             drift: bool = False) -> Planned:
+        """Lock, prepare, analyse and plan. With ``drift`` (a build), the remotes of the refs kept from the
+        lock are asked whether they moved, while the sources are prepared and analysed; a plan alone
+        asks no remote about what the lock already holds."""
+        lock, kept, answers = self._lock(mode)
+        checking = _Background(lambda: lock_mod.drift(kept, known=answers)) if drift and kept.components else None
         sources = self.prepare(lock)
         macros = {c.name: self.macros_for(c) for c in self.manifest.components}
         jobs = [SpecJob(c.name, sources[c.name].spec_path, macros[c.name], sources[c.name].digest)
@@ -165,6 +185,8 @@ class Stream:
             python_version=self.manifest.base.python3_version,
             notes=notes,
         )
+        if checking is not None:
+            self._report_drift(checking.result())
         return Planned(lock, plan, sources, macros, base)
 
     def base_index(self, analyses: Iterable[Analysis] = ()) -> Optional[BaseProvides]:
@@ -221,7 +243,7 @@ class Stream:
             backend_obj = factory(**backend_options) if backend_options else factory()
         except TypeError as exc:
             raise InputError(f"build backend {backend!r} does not take these options: {exc}") from None
-        planned = self.plan(mode, getattr(backend_obj, "known_durations", None))  # a backend with build history
+        planned = self.plan(mode, getattr(backend_obj, "known_durations", None), drift=True)  # a backend with history
         if resume and last is not None and last.start.get("lock") not in (None, planned.lock.to_json()):
             raise LockError(f"--resume: {self.lock_path} changed since the interrupted run; build without --resume")
         checked = bool(resume and last is not None and last.start.get("checked"))
@@ -304,6 +326,29 @@ class Stream:
         installed = self.plugins.registry.install_target(target)().install(request)
         self.emit({"event": "installed", "target": target, "installroot": request.installroot, "packages": installed})
         return installed
+
+
+class _Background:
+    """One call run in a daemon thread (a run that fails does not wait for it); :meth:`result` waits."""
+
+    def __init__(self, call: Callable[[], Any]) -> None:
+        self._call = call
+        self._value: Any = None
+        self._error: Optional[BaseException] = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._value = self._call()
+        except BaseException as exc:  # noqa: BLE001 - raised in the waiting thread
+            self._error = exc
+
+    def result(self) -> Any:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
 
 
 def require_success(report: BuildReport) -> None:
