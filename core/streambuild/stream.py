@@ -202,14 +202,16 @@ class Stream:
         todo = [j for j in jobs if analyses[j.name].generators and analyses[j.name].dynamic is None]
         python = self.manifest.base.python3_version
 
-        def one(job: SpecJob) -> Tuple[str, Analysis]:
+        def one(job: SpecJob) -> Tuple[SpecJob, Analysis]:
             found = dynamic.plan_time(job.name, analyses[job.name], sources[job.name].directory, python)
-            updated = replace(analyses[job.name], dynamic=found)
-            cache.put(job, updated)
-            return job.name, updated
+            return job, replace(analyses[job.name], dynamic=found)
 
+        if not todo:
+            return analyses
         with ThreadPoolExecutor(max_workers=max(1, min(len(todo), os.cpu_count() or 2))) as pool:
-            done = dict(pool.map(one, todo))
+            made = list(pool.map(one, todo))
+        cache.put_many(made)
+        done = {job.name: analysis for job, analysis in made}
         return {name: done.get(name, analysis) for name, analysis in analyses.items()}
 
     # -- build and publish ----------------------------------------------------
