@@ -64,7 +64,9 @@ def estimate(sources: Mapping[str, PreparedSource], store: Optional[ResultStore]
         if seconds is not None and seconds > 0:  # 0: a result brought home from elsewhere, time unknown
             out[name] = Estimate(float(seconds), RESULTS)
             continue
-        out[name] = Estimate(size_guess(sources[name].directory), SIZE)
+        known_size = sources[name].size  # counted when the sources were prepared
+        out[name] = Estimate(BASE_SECONDS + SECONDS_PER_MB * known_size / 1e6 if known_size is not None
+                             else size_guess(sources[name].directory), SIZE)
     return out
 
 

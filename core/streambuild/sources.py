@@ -13,7 +13,7 @@ import hashlib
 import os
 import re
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 
 from . import gitops, lookaside
@@ -24,6 +24,7 @@ from .workdir import WorkDir
 
 _VERSION_IN_REF = re.compile(r"^[vV]?(?P<version>[0-9][0-9A-Za-z.+~^_]*)$")
 _DIGEST_FILE = ".stream-build-digest"
+_SIZE_FILE = ".stream-build-size"  # bytes of every file but itself, for durations.size_guess; not in the digest
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class PreparedSource:
     directory: str
     spec: str
     digest: str  # sha256 over every file's path and content
+    size: Optional[int] = field(default=None, compare=False)  # bytes of its files, when known
 
     @property
     def spec_path(self) -> str:
@@ -56,9 +58,15 @@ def prepared_source(comp: Component, locked: LockedComponent, workdir: WorkDir) 
     dest = _destination(comp, locked, workdir)
     try:
         with open(os.path.join(dest, _DIGEST_FILE)) as handle:
-            return PreparedSource(comp.name, dest, comp.spec or f"{comp.name}.spec", handle.read().strip())
+            digest = handle.read().strip()
     except FileNotFoundError:
         return None
+    try:
+        with open(os.path.join(dest, _SIZE_FILE)) as handle:
+            size: Optional[int] = int(handle.read().strip())
+    except (OSError, ValueError):
+        size = None  # prepared by an earlier version
+    return PreparedSource(comp.name, dest, comp.spec or f"{comp.name}.spec", digest, size)
 
 
 def prepare(comp: Component, locked: LockedComponent, workdir: WorkDir) -> PreparedSource:
@@ -80,13 +88,31 @@ def prepare(comp: Component, locked: LockedComponent, workdir: WorkDir) -> Prepa
         digest = tree_digest(tree)
         with open(os.path.join(tree, _DIGEST_FILE), "w") as handle:
             handle.write(digest + "\n")
+        size = _tree_size(tree)
+        with open(os.path.join(tree, _SIZE_FILE), "w") as handle:
+            handle.write(f"{size}\n")
         os.makedirs(os.path.dirname(dest), exist_ok=True)
         if os.path.exists(dest):
             shutil.rmtree(dest)
         os.replace(tree, dest)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return PreparedSource(comp.name, dest, spec, digest)
+    return PreparedSource(comp.name, dest, spec, digest, size)
+
+
+def _tree_size(root: str) -> int:
+    """What :func:`streambuild.durations.size_guess` counts: the bytes of every file (links followed), this one's
+    record of it aside."""
+    total = 0
+    for directory, _dirs, files in os.walk(root):
+        for name in files:
+            if directory == root and name == _SIZE_FILE:
+                continue
+            try:
+                total += os.path.getsize(os.path.join(directory, name))
+            except OSError:
+                continue
+    return total
 
 
 def _prepare_distgit(comp: Component, url: str, commit: str, tree: str, workdir: WorkDir,
