@@ -145,7 +145,7 @@ class DagResult:
 
 
 @contextmanager
-def _gc_paused() -> Generator[None, None, None]:
+def gc_paused() -> Generator[None, None, None]:
     """Pause the cyclic garbage collector while a graph is built.
 
     Building tens of thousands of small acyclic objects makes the collector run over and over
@@ -379,7 +379,7 @@ class DepGraph:
         remaining (hard) edges of their component are put back, so ``broken`` is only a feedback
         set: fewer components are built against the base instead of the set.
         """
-        with _gc_paused():
+        with gc_paused():
             return self._to_dag(restore_soft)
 
     def _to_dag(self, restore_soft: bool) -> DagResult:
@@ -498,7 +498,7 @@ def build_graph(facts: Iterable[ComponentFacts], base_provides: BaseLike = _no_b
     soft. A component's own provides never make an edge to itself. Two components with the
     same name are a :class:`PlanError`.
     """
-    with _gc_paused():
+    with gc_paused():
         return _build_graph(list(facts), _base_leaf(base_provides))
 
 

@@ -26,6 +26,7 @@ from .backends import choose as choose_backend
 from .baserepo import BaseProvides
 from .build import BuildReport, Executor, StreamJob
 from .errors import BuildFailed, InputError, LockError
+from .graph import gc_paused
 from .install import InstallRequest
 from .manifest import Component, Manifest, load_manifest
 from .plan import Plan, make_plan
@@ -150,6 +151,10 @@ class Stream:
         """Lock, prepare, analyse and plan. With ``drift`` (a build), the remotes of the refs kept from the
         lock are asked whether they moved, while the sources are prepared and analysed; a plan alone
         asks no remote about what the lock already holds."""
+        with gc_paused():  # reading and planning tens of thousands of components make no garbage cycles
+            return self._plan(mode, known_durations, drift)
+
+    def _plan(self, mode: LockMode, known_durations: Optional[durations_mod.KnownDurations], drift: bool) -> Planned:
         lock, kept, answers = self._lock(mode)
         checking = _Background(lambda: lock_mod.drift(kept, known=answers)) if drift and kept.components else None
         sources = self.prepare(lock)
