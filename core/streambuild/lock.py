@@ -175,9 +175,12 @@ def _locked_component(doc: Document, raw: Any, key: PathKey) -> LockedComponent:
 
     def checked(check: Any, field: str, *args: Any) -> str:
         try:
-            return check(fields[field], *args, doc.where(key + (field,)))
-        except InputError as exc:
-            raise LockError(exc.message, exc.location) from None
+            return check(fields[field], *args, None)  # the place is looked up only for an error
+        except InputError:
+            try:
+                return check(fields[field], *args, doc.where(key + (field,)))
+            except InputError as exc:
+                raise LockError(exc.message, exc.location) from None
 
     checked(values.check_name, "name", "name")
     if fields["type"] not in ("dist-git", "git"):

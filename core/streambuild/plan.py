@@ -64,6 +64,10 @@ class Plan:
     def component(self, name: str) -> PlannedComponent:
         return self._index[name]  # type: ignore[attr-defined,no-any-return]
 
+    def position(self, name: str) -> int:
+        """Where ``name`` is in the build order (:attr:`components`)."""
+        return self._position[name]  # type: ignore[attr-defined,no-any-return]
+
     def closure(self, name: str) -> List[str]:
         """Every component ``name`` needs, directly or not, in build order (computed once per name)."""
         closures: Dict[str, List[str]] = self._closures  # type: ignore[attr-defined]
@@ -234,8 +238,9 @@ def _make_plan(
             all_notes.append(unmet.describe() + (": the base meets it" if unmet.base_satisfies else ""))
     dag = dep_graph.to_dag(restore_soft=True)
     deps = {n: tuple(sorted(dag.dependencies.get(n, ()))) for n in names}
-    batches = scheduler.topological_batches(deps)
-    path, _length = scheduler.critical_path(deps, durations)
+    order = scheduler.Dag(deps)
+    batches = scheduler.topological_batches(order)
+    path, _length = scheduler.critical_path(order, durations)
     position = {name: index for index, batch in enumerate(batches) for name in batch}
     manifest_order = {name: index for index, name in enumerate(names)}
     ordered = sorted(names, key=lambda n: (position[n], manifest_order[n]))

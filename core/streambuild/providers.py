@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from ._foreign.rpmlib import OPERATORS, Capability, overlaps
-from .capabilities import SimpleDep, provide_name
+from .capabilities import SimpleDep, _split_simple, provide_name
 
 __all__ = ["Offer", "ProviderIndex", "capability"]
 
@@ -24,8 +24,8 @@ def capability(provide: str) -> Capability:
     """A provide string as a :class:`Capability` (``"a = 1"``, ``"a"``; rpm prints blanks around the operator)."""
     hit = _CAPABILITY_CACHE.get(provide)
     if hit is None:
-        name = provide_name(provide)
         words = provide.split()
+        name = _split_simple(words[0])[0] if words else ""  # provide_name(provide), from the same split
         hit = Capability(name, words[1], words[2]) if len(words) >= 3 and words[1] in OPERATORS else Capability(name)
         if len(_CAPABILITY_CACHE) < 1 << 18:
             _CAPABILITY_CACHE[provide] = hit
@@ -42,13 +42,19 @@ class ProviderIndex:
     def add(self, component: str, provides: Sequence[str], sources: Sequence[str] = ()) -> None:
         """Add a component's Provides (``sources`` parallel to them; ``spec`` where shorter)."""
         names = self._names_of.setdefault(component, [])
+        by_name, cached, known = self._by_name, _CAPABILITY_CACHE.get, len(sources)
         for index, text in enumerate(provides):
-            offer = capability(text)
-            if not offer.name:
+            offer = cached(text) or capability(text)
+            name = offer.name
+            if not name:
                 continue
-            self._by_name.setdefault(offer.name, []).append(
-                (component, offer, sources[index] if index < len(sources) else "spec"))
-            names.append(offer.name)
+            entry = (component, offer, sources[index] if index < known else "spec")
+            found = by_name.get(name)
+            if found is None:
+                by_name[name] = [entry]
+            else:
+                found.append(entry)
+            names.append(name)
 
     def replace(self, component: str, provides: Sequence[str], sources: Sequence[str] = ()) -> None:
         """Forget what was known of ``component`` and add what is known now."""

@@ -23,8 +23,7 @@ from .manifest import Component
 from .workdir import WorkDir
 
 _VERSION_IN_REF = re.compile(r"^[vV]?(?P<version>[0-9][0-9A-Za-z.+~^_]*)$")
-_DIGEST_FILE = ".stream-build-digest"
-_SIZE_FILE = ".stream-build-size"  # bytes of every file but itself, for durations.size_guess; not in the digest
+_DIGEST_FILE = ".stream-build-digest"  # the digest, then (since 0.2) the bytes of every file, for durations
 
 
 @dataclass(frozen=True)
@@ -57,16 +56,21 @@ def prepared_source(comp: Component, locked: LockedComponent, workdir: WorkDir) 
     """What an earlier run prepared for ``comp`` at its locked commit, or ``None``."""
     dest = _destination(comp, locked, workdir)
     try:
-        with open(os.path.join(dest, _DIGEST_FILE)) as handle:
-            digest = handle.read().strip()
+        lines = _read_small(os.path.join(dest, _DIGEST_FILE)).decode().split()
     except FileNotFoundError:
         return None
-    try:
-        with open(os.path.join(dest, _SIZE_FILE)) as handle:
-            size: Optional[int] = int(handle.read().strip())
-    except (OSError, ValueError):
-        size = None  # prepared by an earlier version
+    digest = lines[0] if lines else ""
+    size = int(lines[1]) if len(lines) > 1 and lines[1].isdigit() else None  # None: prepared by an earlier version
     return PreparedSource(comp.name, dest, comp.spec or f"{comp.name}.spec", digest, size)
+
+
+def _read_small(path: str) -> bytes:
+    """A file of a few bytes, without the layers of ``open()`` (a re-plan reads two per component)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        return os.read(fd, 4096)
+    finally:
+        os.close(fd)
 
 
 def prepare(comp: Component, locked: LockedComponent, workdir: WorkDir) -> PreparedSource:
@@ -86,11 +90,9 @@ def prepare(comp: Component, locked: LockedComponent, workdir: WorkDir) -> Prepa
         if not os.path.isfile(os.path.join(tree, spec)):
             raise SourceError(f"component {comp.name}: no {spec} at commit {locked.commit[:12]}", comp.location)
         digest = tree_digest(tree)
+        size = _tree_size(tree) + len(digest) + 1  # what size_guess counts: the digest file's first line included
         with open(os.path.join(tree, _DIGEST_FILE), "w") as handle:
-            handle.write(digest + "\n")
-        size = _tree_size(tree)
-        with open(os.path.join(tree, _SIZE_FILE), "w") as handle:
-            handle.write(f"{size}\n")
+            handle.write(f"{digest}\n{size}\n")
         os.makedirs(os.path.dirname(dest), exist_ok=True)
         if os.path.exists(dest):
             shutil.rmtree(dest)
@@ -101,12 +103,12 @@ def prepare(comp: Component, locked: LockedComponent, workdir: WorkDir) -> Prepa
 
 
 def _tree_size(root: str) -> int:
-    """What :func:`streambuild.durations.size_guess` counts: the bytes of every file (links followed), this one's
-    record of it aside."""
+    """What :func:`streambuild.durations.size_guess` counts, the digest file aside: the bytes of every file
+    (links followed)."""
     total = 0
     for directory, _dirs, files in os.walk(root):
         for name in files:
-            if directory == root and name == _SIZE_FILE:
+            if directory == root and name == _DIGEST_FILE:
                 continue
             try:
                 total += os.path.getsize(os.path.join(directory, name))

@@ -166,7 +166,10 @@ class Stream:
         base = self.base_index(analyses.values())
         store = ResultStore(self.workdir.results)
         built: Dict[str, Dict[str, List[str]]] = {}
+        stored = set(os.listdir(store.root)) if os.path.isdir(store.root) else set()  # one listing, not one a component
         for c in self.manifest.components:
+            if c.name not in stored:
+                continue
             known = store.built_provides(c.name, facts_key(c.name, sources[c.name].digest, self.manifest.base.name,
                                                            macros[c.name]))
             if known is not None:
