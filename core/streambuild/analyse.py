@@ -12,6 +12,7 @@ stream parses nothing.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -163,6 +164,10 @@ class SpecJob:
     source_digest: str
 
     def cache_key(self) -> str:
+        return self._cache_key
+
+    @functools.cached_property
+    def _cache_key(self) -> str:  # asked for several times a plan
         data = json.dumps([ANALYSIS_VERSION, self.source_digest, self.macros], sort_keys=True)
         return hashlib.sha256(data.encode()).hexdigest()
 

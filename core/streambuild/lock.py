@@ -299,7 +299,8 @@ def resolve_lock(
     todo: List[Tuple[int, Component]] = []
     for comp in manifest.components:
         old = keep.get(comp.name)
-        if old is not None and old.identity() == comp.identity():
+        if old is not None and old.ref == comp.ref and old.type == comp.source_type and old.url == comp.repo_url:
+            # (the identity() of both, field by field: name, type, url, ref)
             locked.append(old)
         else:
             todo.append((len(locked), comp))
