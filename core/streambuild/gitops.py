@@ -169,12 +169,13 @@ def fetch_commit(cache_dir: str, url: str, commit: str, full_ref: Optional[str] 
     values.check_url(url, "repository URL")
     values.check_commit(commit)
     git_dir = mirror_path(cache_dir, url)
-    if not os.path.isdir(git_dir):
+    fresh = not os.path.isdir(git_dir)
+    if fresh:
         os.makedirs(cache_dir, exist_ok=True)
         tmp = f"{git_dir}.tmp{os.getpid()}"
         run_git(["init", "--quiet", "--bare", "--end-of-options", tmp], what="creating a mirror")
         os.replace(tmp, git_dir)
-    if has_commit(git_dir, commit):
+    if not fresh and has_commit(git_dir, commit):  # (a mirror just made has nothing yet)
         return git_dir
     attempts: List[List[str]] = []
     if full_ref and full_ref.startswith("refs/"):
