@@ -54,10 +54,8 @@ def clear_caches() -> None:
     capability_names.cache_clear()
     parse_dependency.cache_clear()
     providers._CAPABILITY_CACHE.clear()
-    for name in ("clear_caches",):
-        hook = getattr(providers, name, None)
-        if hook is not None:
-            hook()
+    if hasattr(provide_name, "cache_clear"):
+        provide_name.cache_clear()
 
 
 def analyses_of(rows: List[dict]) -> Dict[str, Analysis]:

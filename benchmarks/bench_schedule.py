@@ -82,6 +82,8 @@ def main(argv: Sequence[str] = ()) -> int:
     parser.add_argument("--seeds", type=int, default=5, help="subgraphs per size (default 5)")
     parser.add_argument("--sigma", type=float, default=0.5, help="lognormal error of build times against the size "
                                                                  "guess (default 0.5)")
+    parser.add_argument("--blind", action="store_true",
+                        help="sources of one size, so the first run's guesses are all alike (no information)")
     args = parser.parse_args(list(argv))
 
     rows = {r["name"]: r for r in _fedora.read_rows(_fedora.data_path())}
@@ -104,6 +106,8 @@ def main(argv: Sequence[str] = ()) -> int:
             analyses = {n: Analysis(n, rows[n].get("version") or "1", "1", tuple(rows[n]["buildrequires"]),
                                     (BinaryPackage(n, tuple(rows[n]["provides"])),)) for n in subset}
             sizes = {n: int(rng.lognormvariate(math.log(2e6), 1.5)) for n in subset}
+            if args.blind:  # the sources say nothing: every guess alike, real times spread around them
+                sizes = {n: 2_000_000 for n in subset}
             sources = {n: PreparedSource(n, f"/nowhere/{n}", f"{n}.spec", "", sizes[n]) for n in subset}
             estimates = durations_mod.estimate(sources)  # a first run: no history, no earlier builds
             plan = make_plan("bench", "fedora-44-x86_64", analyses, {n: "0" * 40 for n in subset},
