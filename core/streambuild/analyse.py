@@ -137,21 +137,26 @@ class Analysis:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "Analysis":
         dynamic = data.get("dynamic")
+        generators = data.get("generators")
+        hints = data.get("hints")
         return cls(
             name=str(data["name"]),
             version=str(data["version"]),
             release=str(data["release"]),
             buildrequires=tuple(data["buildrequires"]),
-            packages=tuple(BinaryPackage(str(p["name"]), tuple(p.get("provides", ())), tuple(p.get("requires", ())))
-                           for p in data["packages"]),
+            packages=tuple([BinaryPackage(str(p["name"]), tuple(p.get("provides", ())), tuple(p.get("requires", ())))
+                            for p in data["packages"]]),
             epoch=data.get("epoch"),
-            generators=tuple(Generator(str(g["kind"]), tuple(g.get("args", ())), str(g.get("text", "")),
-                                       str(g.get("dir", ""))) for g in data.get("generators", ())),
-            hints=tuple(sorted((str(k), str(v)) for k, v in dict(data.get("hints", {})).items())),
+            generators=tuple([Generator(str(g["kind"]), tuple(g.get("args", ())), str(g.get("text", "")),
+                                        str(g.get("dir", ""))) for g in generators]) if generators else (),
+            hints=tuple(sorted((str(k), str(v)) for k, v in dict(hints).items())) if hints else (),
             approximate=tuple(data.get("approximate", ())),
             sources=tuple(data.get("sources", ())),
             dynamic=DynamicRequires.from_json(dynamic) if dynamic else None,
         )
+
+
+_MACROS_JSON: Dict[Tuple[Tuple[str, str], ...], str] = {}
 
 
 @dataclass(frozen=True)
@@ -168,7 +173,14 @@ class SpecJob:
 
     @functools.cached_property
     def _cache_key(self) -> str:  # asked for several times a plan
-        data = json.dumps([ANALYSIS_VERSION, self.source_digest, self.macros], sort_keys=True)
+        # json.dumps([ANALYSIS_VERSION, self.source_digest, self.macros], sort_keys=True), with the macros'
+        # part written once for all the components that share them
+        macros = _MACROS_JSON.get(self.macros)
+        if macros is None:
+            macros = json.dumps(self.macros, sort_keys=True)
+            if len(_MACROS_JSON) < 1024:
+                _MACROS_JSON[self.macros] = macros
+        data = f"[{ANALYSIS_VERSION}, {json.dumps(self.source_digest)}, {macros}]"
         return hashlib.sha256(data.encode()).hexdigest()
 
     def request(self) -> SpecRequest:

@@ -75,6 +75,7 @@ def lock_path(manifest: Manifest) -> str:
 
 _TOP_KEYS = ("version", "base", "components")
 _COMPONENT_KEYS = ("name", "type", "url", "ref", "resolved", "commit", "spec_source")
+_REQUIRED_COMPONENT_KEYS = _COMPONENT_KEYS[:-1]
 _SPEC_SOURCE_KEYS = ("url", "ref", "commit")
 
 
@@ -170,7 +171,9 @@ def _locked_component(doc: Document, raw: Any, key: PathKey) -> LockedComponent:
     for name in _COMPONENT_KEYS[:-1]:
         if name not in raw:
             raise LockError(f"{_show(key)}: missing {name!r}", doc.where(key))
-    fields = {name: _string(doc, raw, key + (name,)) for name in _COMPONENT_KEYS[:-1]}
+    fields = {name: raw[name] for name in _REQUIRED_COMPONENT_KEYS}
+    if not all(type(value) is str for value in fields.values()):  # say which, and where
+        fields = {name: _string(doc, raw, key + (name,)) for name in _REQUIRED_COMPONENT_KEYS}
     name = fields["name"]
 
     def checked(check: Any, field: str, *args: Any) -> str:
