@@ -531,10 +531,11 @@ def _build_graph(facts: List[ComponentFacts], base_leaf: Callable[[SimpleDep], b
     edges: Dict[str, Dict[str, Edge]] = {}
     unmet: List[Unmet] = []
     # What each requirement string meets, asked once for all the components that have it (Fedora's
-    # 170,000 BuildRequires are 21,000 strings): per leaf, the offers that meet it and all offers of
-    # its name, every component's (each component leaves out its own); and the links made of them.
-    meets: Dict[str, Tuple[Optional[Dependency], List[Tuple[SimpleDep, List[Offer], List[Offer]]]]] = {}
-    made: Dict[Tuple[str, int, str, bool], Link] = {}
+    # 170,000 BuildRequires are 21,000 strings): per leaf, the offers that meet it, each with the link
+    # it makes for a static requirement, and all offers of its name, every component's (each component
+    # leaves out its own). Links of generated requirements (labelled otherwise) are made when met.
+    meets: Dict[str, Tuple[Optional[Dependency], List[Tuple[str, List[Tuple[str, Any, str, Link]], List[Offer]]]]] = {}
+    made: Dict[Tuple[str, int, str], Link] = {}
     for f in facts:
         b = f.name
         links_of: Dict[str, List[Link]] = {}
@@ -544,27 +545,35 @@ def _build_graph(facts: List[ComponentFacts], base_leaf: Callable[[SimpleDep], b
             known = meets.get(dep)
             if known is None:
                 parsed = parse_dependency(dep)
-                known = meets[dep] = (parsed, [(leaf, *providers.meeting(leaf)) for leaf in leaves(parsed)]
-                                      if parsed is not None else [])
+                per_leaf = []
+                for leaf in (leaves(parsed) if parsed is not None else ()):
+                    met_all, offered_all = providers.meeting(leaf)
+                    per_leaf.append((leaf.name, [(a, offer, source, Link(dep, str(offer), source, False))
+                                                 for a, offer, source in met_all], offered_all))
+                known = meets[dep] = (parsed, per_leaf)
             node = known[0]
             if node is None:
                 continue
             soft: Optional[bool] = None
             dynamic = dep in f.dynamic
-            for leaf, met_all, offered_all in known[1]:
-                met = [o for o in met_all if o[0] != b]
-                for a, offer, source in met:
+            for leaf_name, met_all, offered_all in known[1]:
+                met = False
+                for a, offer, source, link in met_all:
+                    if a == b:
+                        continue
+                    met = True
                     if soft is None:
                         soft = base_satisfies(dep)
-                    label = source if source in PREDICTED or not dynamic else "generated"
-                    link = made.get((dep, id(offer), label, dynamic))
-                    if link is None:
-                        link = made[(dep, id(offer), label, dynamic)] = Link(dep, str(offer), label, dynamic)
+                    if dynamic:
+                        label = source if source in PREDICTED else "generated"
+                        link = made.get((dep, id(offer), label))
+                        if link is None:
+                            link = made[(dep, id(offer), label)] = Link(dep, str(offer), label, True)
                     if a not in caps_of:
-                        caps_of[a], links_of[a], soft_of[a] = [leaf.name], [link], soft
+                        caps_of[a], links_of[a], soft_of[a] = [leaf_name], [link], soft
                         continue
-                    if leaf.name not in caps_of[a]:
-                        caps_of[a].append(leaf.name)
+                    if leaf_name not in caps_of[a]:
+                        caps_of[a].append(leaf_name)
                     if link not in links_of[a]:
                         links_of[a].append(link)
                     if not soft:
