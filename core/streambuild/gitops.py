@@ -549,8 +549,8 @@ def source_reader(cache_dir: str, url: str, commit: str, full_ref: Optional[str]
                                 raise
                             shallow = []  # a server without shallow fetches (dumb HTTP): in full from now on
                             _fetch_into(git_dir, url, refspecs)
-                except SourceError:
-                    if must:
+                except SourceError as exc:
+                    if must and "couldn't find remote ref" not in exc.message:  # a locked branch since deleted
                         raise
                     continue
             reader = ObjectReader(git_dir, f"reading {url}")

@@ -160,3 +160,13 @@ def test_a_remote_repository_is_fetched_shallow_and_only_the_locked_ref(forge, t
     # gone from the remote: said so
     with pytest.raises(SourceError, match="does not have commit"):
         gitops.source_reader(cache, url, "e" * 40, "refs/heads/main")
+
+
+def test_a_locked_branch_deleted_since_is_no_obstacle_while_another_holds_the_commit(forge, tmp_path):
+    commit = add_package(forge, "gone", "old-branch", {"gone.spec": "Name: gone\n"})
+    bare = forge.layout.repo("gone")
+    _git("branch", "kept", commit, cwd=bare)
+    _git("branch", "-D", "old-branch", cwd=bare)
+    with gitops.source_reader(str(tmp_path / "cache"), forge.distgit_url + "gone.git", commit,
+                              "refs/heads/old-branch") as reader:
+        assert reader.has_commit(commit)
