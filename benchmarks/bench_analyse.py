@@ -11,8 +11,11 @@ temporary directory. In one run:
   two ``rpmspec -q`` calls per spec that the analysis replaced, run bare with the same number of
   workers (``--workers``, default 2), on the specs both can parse;
 * ``cold plan/rpmspec``: ``stream-build plan`` through :class:`streambuild.stream.Stream` (lock
-  over git, fetch and export each dist-git repository, analyse, plan) of the same specs, each in
-  its own ``file://`` dist-git repository, in a fresh work directory ÷ the same rpmspec baseline.
+  over git, read each dist-git repository's tree, analyse, plan) of the same specs, each in
+  its own ``file://`` dist-git repository, in a fresh work directory ÷ the same rpmspec baseline
+  (target ≤ 1.0, at worst 1.2);
+* ``cold plan over git:///rpmspec``: the same with the repositories served by ``git daemon`` on
+  loopback, so that every one is listed and fetched (into a shallow mirror of its own).
 
 Ratios are what to compare across machines; seconds are printed as a secondary line.
 Run from the work tree's root: ``.venv/bin/python benchmarks/bench_analyse.py [--rate-sample N]``.
@@ -24,6 +27,7 @@ import argparse
 import collections
 import os
 import re
+import socket
 import subprocess
 import sys
 import tarfile
@@ -35,6 +39,9 @@ from typing import List, Sequence
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "core"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from _gitrepo import write_repo  # noqa: E402
 
 from streambuild.analyse import SpecJob, analyse_all, define_args, parse_specs  # noqa: E402
 from streambuild.base import parse_base  # noqa: E402
@@ -43,8 +50,6 @@ from streambuild.plugins import make_plugins  # noqa: E402
 from streambuild.stream import Stream  # noqa: E402
 
 SNAPSHOT = ROOT.parent / "shared" / "data" / "fedora-rawhide-specs.tar.xz"
-GIT_ENV = dict(os.environ, GIT_AUTHOR_NAME="b", GIT_AUTHOR_EMAIL="b@example.invalid",
-               GIT_COMMITTER_NAME="b", GIT_COMMITTER_EMAIL="b@example.invalid", GIT_CONFIG_GLOBAL=os.devnull)
 BASE = parse_base("fedora-44-x86_64")
 MACROS = tuple(sorted(BASE.macros().items()))
 
@@ -79,15 +84,48 @@ def rpmspec_baseline(jobs: Sequence[SpecJob], workers: int) -> float:
 def distgit(specs: Sequence[Path], root: Path) -> Path:
     """One bare dist-git repository per spec, branch ``rawhide``; returns the repositories' directory."""
     repos = root / "rpms"
-    repos.mkdir(parents=True)
     for spec in specs:
-        work = root / "work" / spec.stem
-        work.mkdir(parents=True)
-        (work / spec.name).write_bytes(spec.read_bytes())
-        for args in (["init", "-q", "-b", "rawhide"], ["add", "-A"], ["commit", "-q", "-m", "spec"],
-                     ["clone", "-q", "--bare", ".", str(repos / f"{spec.stem}.git")]):
-            subprocess.run(["git", *args], cwd=work, env=GIT_ENV, check=True, capture_output=True)
+        write_repo(repos / f"{spec.stem}.git", "rawhide", {spec.name: spec.read_bytes()})
     return repos
+
+
+def cold_plan(url: str, names: Sequence[str], where: Path) -> float:
+    """Seconds of a first ``Stream.plan()`` of ``names`` from the dist-git at ``url``, in a fresh work directory."""
+    manifest = where / "stream-build.yaml"
+    manifest.parent.mkdir(parents=True)
+    manifest.write_text(f"base: fedora-44-x86_64\nbuild:\n- type: dist-git\n  url: {url}\n"
+                        "  packages:\n" + "".join(f"  - {n}:rawhide\n" for n in names))
+    stream = Stream(str(manifest), plugins=make_plugins(load_entry_points=False))
+    start = time.perf_counter()
+    try:
+        with stream.workdir:
+            stream.plan()
+    except Exception as exc:  # a cycle the base cannot break in a sample: still a cold plan's cost
+        print(f"  (the plan ended with: {type(exc).__name__}: {str(exc)[:120]})")
+    return time.perf_counter() - start
+
+
+class GitDaemon:
+    """``git daemon`` serving ``base`` on a free loopback port (git://), for the fetching path."""
+
+    def __init__(self, base: Path) -> None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.proc = subprocess.Popen(["git", "daemon", "--reuseaddr", "--export-all", f"--base-path={base}",
+                                      "--listen=127.0.0.1", f"--port={self.port}", str(base)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        self.url = f"git://127.0.0.1:{self.port}/"
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait()
 
 
 def main(argv: Sequence[str] = ()) -> int:
@@ -122,22 +160,19 @@ def main(argv: Sequence[str] = ()) -> int:
         t_analyse = time.perf_counter() - start
 
         repos = distgit([Path(j.spec_path) for j in both], Path(tmp) / "forge")
-        manifest = Path(tmp) / "stream" / "stream-build.yaml"
-        manifest.parent.mkdir()
-        manifest.write_text(f"base: fedora-44-x86_64\nbuild:\n- type: dist-git\n  url: file://{repos}/\n"
-                            "  packages:\n" + "".join(f"  - {j.name}:rawhide\n" for j in both))
-        stream = Stream(str(manifest), plugins=make_plugins(load_entry_points=False))
-        start = time.perf_counter()
+        names = [j.name for j in both]
+        t_plan = cold_plan(f"file://{repos}/", names, Path(tmp) / "local")
+        daemon = GitDaemon(repos)
         try:
-            with stream.workdir:
-                stream.plan()
-        except Exception as exc:  # a cycle the base cannot break in a sample: still a cold plan's cost
-            print(f"  (the plan ended with: {type(exc).__name__}: {str(exc)[:120]})")
-        t_plan = time.perf_counter() - start
+            t_remote = cold_plan(daemon.url, names, Path(tmp) / "remote")
+        finally:
+            daemon.stop()
     print(f"analyse/rpmspec ratio: {t_analyse / t_rpmspec:.2f}  ({len(both)} specs, {args.workers} workers)")
-    print(f"cold plan/rpmspec ratio: {t_plan / t_rpmspec:.2f}")
+    print(f"cold plan/rpmspec ratio: {t_plan / t_rpmspec:.2f}   (local dist-git, file://; target <= 1.0, 1.2 at worst)")
+    print(f"cold plan over git:///rpmspec ratio: {t_remote / t_rpmspec:.2f}   (the same repositories served by git "
+          "daemon: each fetched into a shallow mirror)")
     print(f"absolute seconds: parse rate run {t_rate:.1f}, rpmspec {t_rpmspec:.1f}, analyse {t_analyse:.1f}, "
-          f"cold plan {t_plan:.1f}")
+          f"cold plan {t_plan:.1f}, over git:// {t_remote:.1f}")
     return 0
 
 

@@ -1,45 +1,50 @@
-"""Analysis overhead over rpm's spec parser, and a no-change re-plan against a cold plan.
+"""A no-change re-plan through the CLI at 1,000, 5,000 and 20,000 components, against a cold one.
 
-Builds a synthetic stream of N components from the real Fedora data: the transitive
-build-dependency closure of a seeded random component, each made into a dist-git repo
-(``file://``) whose spec carries the component's real BuildRequires and provide names.
-Then, in the same run:
+For each size, a synthetic stream is made from the real Fedora data: the build-dependency
+closure of seeded random components (all 19,733 packages for 20,000), each a dist-git
+repository (``file://``) whose spec carries the package's real BuildRequires and provide
+names, with a base repository (metadata only) of the whole data so that cycles can be broken
+against it. Then the real ``stream-build`` command is run in a fresh process each time:
 
-* ``analyse/parser``: ``analyse_all`` on every spec ÷ the same two ``rpmspec`` queries per
-  spec run bare with the same parallelism (target ≤ 1.2);
-* ``replan/cold``: ``Stream.plan()`` with nothing changed ÷ the first ``Stream.plan()``
-  (lock over git, fetch, export, analyse, plan) in a fresh work directory; the re-plan's
-  absolute time is printed too (target < 2 s).
+* ``validate``: ``stream-build validate`` of the same manifest (start-up and reading the
+  manifest: the least any command on this stream costs) — the baseline;
+* ``cold``: the first ``stream-build plan`` (lock over git, prepare the sources, analyse every
+  spec, plan) in a fresh work directory;
+* ``re-plan``: ``stream-build plan`` again with nothing changed (median of ``--repeat``),
+  target under 2 s at 20,000 components (DESIGN.md section 7).
 
-Needs git and rpmspec (scripts/setup.sh installs them). Run from the work tree's root:
-``.venv/bin/python benchmarks/bench_replan.py [--size 150]``.
+It prints, per size, ``replan/validate`` and ``replan/cold`` and the seconds, then
+``replan growth``: the re-plan's time beyond ``validate``'s per component at the largest size
+over that at the smallest (1 is linear; above 1, bookkeeping that grows faster than the set). Needs git and
+rpm's Python bindings (``scripts/setup.sh``). Run from the work tree's root:
+``.venv/bin/python benchmarks/bench_replan.py [--sizes 1000,5000,20000] [--repeat 3]``.
+About 5 minutes, 2 of them the 20,000-component cold plan.
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import os
 import random
 import re
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Sequence
+from xml.sax.saxutils import quoteattr
 
-from _fedora import data_path, read_rows
+from _fedora import ROOT, data_path, read_rows
+from _gitrepo import write_repo
 
-from streambuild.analyse import SpecJob, analyse_all, define_args
-from streambuild.base import parse_base
 from streambuild.capabilities import capability_names, provide_name
-from streambuild.plugins import make_plugins
-from streambuild.stream import Stream
 
 _PLAIN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._+()/:-]*\Z")
-GIT_ENV = dict(os.environ, GIT_AUTHOR_NAME="b", GIT_AUTHOR_EMAIL="b@example.invalid",
-               GIT_COMMITTER_NAME="b", GIT_COMMITTER_EMAIL="b@example.invalid")
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._+-]*\Z")
 
 
 def closure(rows: List[dict], size: int, seed: int) -> List[dict]:
@@ -48,14 +53,16 @@ def closure(rows: List[dict], size: int, seed: int) -> List[dict]:
     for row in rows:
         for prov in row["provides"]:
             by_cap.setdefault(provide_name(prov), []).append(row["name"])
-    by_name = {r["name"]: r for r in rows}
+    by_name = {r["name"]: r for r in rows if _NAME.match(r["name"])}
+    size = min(size, len(by_name))
     rng = random.Random(seed)
+    names = list(by_name)
     chosen: Dict[str, None] = {}
     while len(chosen) < size:
-        stack = [rng.choice(rows)["name"]]
+        stack = [rng.choice(names)]
         while stack and len(chosen) < size:
             name = stack.pop()
-            if name in chosen or not _PLAIN.match(name):
+            if name in chosen or name not in by_name:
                 continue
             chosen[name] = None
             for br in by_name[name]["buildrequires"]:
@@ -74,31 +81,18 @@ def spec_text(row: dict) -> str:
     return "\n".join(lines)
 
 
-def make_repos(root: Path, rows: List[dict]) -> None:
-    for row in rows:
-        work = root / "work" / row["name"]
-        work.mkdir(parents=True)
-        (work / f"{row['name']}.spec").write_text(spec_text(row))
-        for args in (["init", "-q", "-b", "release-1"], ["add", "-A"], ["commit", "-q", "-m", "s"]):
-            subprocess.run(["git", *args], cwd=work, env=GIT_ENV, check=True)
-        subprocess.run(["git", "clone", "-q", "--bare", str(work), str(root / "rpms" / f"{row['name']}.git")],
-                       check=True, env=GIT_ENV)
-
-
 def base_repo(root: Path, rows: List[dict]) -> Path:
     """Repository metadata of the whole Fedora data as the base (only what cycle breaking reads)."""
-    from xml.sax.saxutils import quoteattr
-
     repo = root / "base"
     (repo / "repodata").mkdir(parents=True)
     parts = ['<metadata xmlns="http://linux.duke.edu/metadata/common" xmlns:rpm="http://linux.duke.edu/metadata/rpm">']
-    for row in rows:
+    for number, row in enumerate(rows):
         entries = "".join(f"<rpm:entry name={quoteattr(provide_name(p))}/>" for p in row["provides"])
-        parts.append(f"<package type=\"rpm\"><name>{row['name']}</name><format><rpm:provides>{entries}"
+        parts.append(f"<package type=\"rpm\"><name>{row['name']}</name><arch>noarch</arch>"
+                     f"<version epoch=\"0\" ver=\"1\" rel=\"1\"/><checksum type=\"sha256\" pkgid=\"YES\">{number:064x}"
+                     f"</checksum><location href=\"{row['name']}-1-1.noarch.rpm\"/><format><rpm:provides>{entries}"
                      "</rpm:provides></format></package>")
     parts.append("</metadata>")
-    import gzip
-
     (repo / "repodata" / "primary.xml.gz").write_bytes(gzip.compress("".join(parts).encode()))
     (repo / "repodata" / "repomd.xml").write_text(
         '<repomd xmlns="http://linux.duke.edu/metadata/repo"><data type="primary">'
@@ -106,59 +100,62 @@ def base_repo(root: Path, rows: List[dict]) -> Path:
     return repo
 
 
-def bare_parser(jobs: List[SpecJob], workers: int) -> float:
-    """The spec parser alone: the same two rpmspec queries per spec, same parallelism."""
-    def one(job: SpecJob) -> None:
-        for query in (["--srpm", "--qf", "S %{NAME}\\t%{VERSION}\\t%{RELEASE}\\n[R %{REQUIRENEVRS}\\n]"],
-                      ["--builtrpms", "--qf", "P %{NAME}\\n[V %{PROVIDENEVRS}\\n]"]):
-            subprocess.run(["rpmspec", *define_args(job.macros), "-q", *query, "--", job.spec_path],
-                           capture_output=True)
+def make_stream(root: Path, rows: List[dict], base: Path) -> Path:
+    for row in rows:
+        write_repo(root / "rpms" / f"{row['name']}.git", "release-1",
+                   {f"{row['name']}.spec": spec_text(row).encode()})
+    manifest = root / "stream" / "stream-build.yaml"
+    manifest.parent.mkdir(parents=True)
+    manifest.write_text(f"base: fedora-44-x86_64\nbase_repos: ['file://{base}']\nbuild:\n- type: dist-git\n"
+                        f"  url: file://{root}/rpms/\n  packages:\n"
+                        + "".join(f"  - {r['name']}:release-1\n" for r in rows))
+    return manifest
 
+
+def cli(*args: str) -> float:
+    """Seconds of one ``stream-build`` command in a fresh process (its output discarded)."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "core"))
+    cmd = [sys.executable, "-c", "import sys; from streambuild.cli import main; sys.exit(main())", *args]
     start = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        list(pool.map(one, jobs))
-    return time.perf_counter() - start
+    proc = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        sys.exit(f"stream-build {' '.join(args[:1])} failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    return elapsed
 
 
-def main() -> int:
+def main(argv: Sequence[str] = ()) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=150)
+    parser.add_argument("--sizes", default="1000,5000,20000", help="stream sizes (default 1000,5000,20000)")
+    parser.add_argument("--repeat", type=int, default=3, help="re-plans per size (median; default 3)")
     parser.add_argument("--seed", type=int, default=7)
-    args = parser.parse_args()
+    args = parser.parse_args(list(argv))
     everything = read_rows(data_path())
-    rows = closure(everything, args.size, args.seed)
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        make_repos(root, rows)
-        manifest = root / "stream-build.yaml"
-        manifest.write_text(f"base: fedora-44-x86_64\nbase_repos: ['file://{base_repo(root, everything)}']\n"
-                            "build:\n- type: dist-git\n"
-                            f"  url: file://{root}/rpms/\n  packages:\n"
-                            + "".join(f"  - {r['name']}:release-1\n" for r in rows))
-        stream = Stream(str(manifest), plugins=make_plugins(load_entry_points=False))
-        with stream.workdir:
-            start = time.perf_counter()
-            cold = stream.plan()
-            t_cold = time.perf_counter() - start
-            start = time.perf_counter()
-            stream.plan()
-            t_warm = time.perf_counter() - start
-
-        macros = tuple(sorted(parse_base("fedora-44-x86_64").macros().items()))
-        jobs = [SpecJob(n, s.spec_path, macros, s.digest + "-bench") for n, s in cold.sources.items()]
-        workers = max(2, os.cpu_count() or 2)
-        t_parser = bare_parser(jobs, workers)
-        start = time.perf_counter()
-        analyse_all(jobs, cache=None, workers=workers)
-        t_analyse = time.perf_counter() - start
-
-    print(f"components: {len(rows)}, edges: {sum(len(c.after) for c in cold.plan.components)}, "
-          f"batches: {len(cold.plan.batches)}, cycle edges built against the base: {len(cold.plan.broken)}")
-    print(f"analyse/parser ratio: {t_analyse / t_parser:.2f}   (target <= 1.2)")
-    print(f"replan/cold ratio: {t_warm / t_cold:.3f}   (no-change re-plan: {t_warm:.2f} s, target < 2 s)")
-    print(f"absolute seconds: parser {t_parser:.2f}, analyse {t_analyse:.2f}, cold plan {t_cold:.2f}")
+    results = []
+    with tempfile.TemporaryDirectory(prefix="bench-replan-") as tmp:
+        base = base_repo(Path(tmp), everything)
+        for size in (int(s) for s in args.sizes.split(",")):
+            rows = closure(everything, size, args.seed)
+            root = Path(tmp) / f"s{size}"
+            manifest = make_stream(root, rows, base)
+            cold = cli("plan", str(manifest))
+            validates, replans = [], []
+            for _ in range(args.repeat):  # interleaved, so that both see the same load
+                validates.append(cli("validate", str(manifest)))
+                replans.append(cli("plan", str(manifest)))
+            validate, replan = statistics.median(validates), statistics.median(replans)
+            results.append((len(rows), validate, cold, replan))
+            print(f"{len(rows):>6} components: replan/validate {replan / validate:5.2f}  replan/cold {replan / cold:.3f}"
+                  f"   seconds: validate {validate:.2f}, cold plan {cold:.1f}, re-plan {replan:.2f}"
+                  f" ({'meets' if len(rows) < 19000 or replan < 2 else 'misses'} the < 2 s target at 20k)",
+                  flush=True)
+            shutil.rmtree(root)
+    if len(results) > 1:
+        (n0, v0, _c0, r0), (n1, v1, _c1, r1) = results[0], results[-1]
+        print(f"replan growth: {((r1 - v1) / n1) / ((r0 - v0) / n0):.2f} (the re-plan's time beyond validate's, per "
+              f"component, at {n1} over that at {n0}; 1 is linear)")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -12,6 +12,7 @@ stream parses nothing.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -29,7 +30,7 @@ from . import procs, sandbox
 from .errors import AnalysisError
 from .graph import ComponentFacts
 from .specparse import SpecRequest
-from .workdir import write_json
+from .workdir import atomic_write, disk_full, is_disk_full
 
 SPEC_TIMEOUT = 120.0
 ANALYSIS_VERSION = 2
@@ -136,21 +137,26 @@ class Analysis:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "Analysis":
         dynamic = data.get("dynamic")
+        generators = data.get("generators")
+        hints = data.get("hints")
         return cls(
             name=str(data["name"]),
             version=str(data["version"]),
             release=str(data["release"]),
             buildrequires=tuple(data["buildrequires"]),
-            packages=tuple(BinaryPackage(str(p["name"]), tuple(p.get("provides", ())), tuple(p.get("requires", ())))
-                           for p in data["packages"]),
+            packages=tuple([BinaryPackage(str(p["name"]), tuple(p.get("provides", ())), tuple(p.get("requires", ())))
+                            for p in data["packages"]]),
             epoch=data.get("epoch"),
-            generators=tuple(Generator(str(g["kind"]), tuple(g.get("args", ())), str(g.get("text", "")),
-                                       str(g.get("dir", ""))) for g in data.get("generators", ())),
-            hints=tuple(sorted((str(k), str(v)) for k, v in dict(data.get("hints", {})).items())),
+            generators=tuple([Generator(str(g["kind"]), tuple(g.get("args", ())), str(g.get("text", "")),
+                                        str(g.get("dir", ""))) for g in generators]) if generators else (),
+            hints=tuple(sorted((str(k), str(v)) for k, v in dict(hints).items())) if hints else (),
             approximate=tuple(data.get("approximate", ())),
             sources=tuple(data.get("sources", ())),
             dynamic=DynamicRequires.from_json(dynamic) if dynamic else None,
         )
+
+
+_MACROS_JSON: Dict[Tuple[Tuple[Tuple[str, str], ...], Tuple[Tuple[str, str], ...]], str] = {}
 
 
 @dataclass(frozen=True)
@@ -164,7 +170,18 @@ class SpecJob:
     fallback: Tuple[Tuple[str, str], ...] = ()  # defined only where the host lacks them (%python3_version)
 
     def cache_key(self) -> str:
-        data = json.dumps([ANALYSIS_VERSION, self.source_digest, self.macros, self.fallback], sort_keys=True)
+        return self._cache_key
+
+    @functools.cached_property
+    def _cache_key(self) -> str:  # asked for several times a plan
+        # json.dumps([ANALYSIS_VERSION, self.source_digest, self.macros, self.fallback], sort_keys=True),
+        # with the macros' part written once for all the components that share them
+        macros = _MACROS_JSON.get((self.macros, self.fallback))
+        if macros is None:
+            macros = f"{json.dumps(self.macros, sort_keys=True)}, {json.dumps(self.fallback, sort_keys=True)}"
+            if len(_MACROS_JSON) < 1024:
+                _MACROS_JSON[(self.macros, self.fallback)] = macros
+        data = f"[{ANALYSIS_VERSION}, {json.dumps(self.source_digest)}, {macros}]"
         return hashlib.sha256(data.encode()).hexdigest()
 
     def request(self) -> SpecRequest:
@@ -322,23 +339,90 @@ def analyse_spec(job: SpecJob) -> Analysis:
 
 
 class AnalysisCache:
-    """Analyses stored as JSON by :meth:`SpecJob.cache_key`."""
+    """Analyses by :meth:`SpecJob.cache_key`, in one file per work directory.
+
+    ``analyses.jsonl`` in ``directory`` holds a line per analysis, ``<key>\\t<JSON>``, appended
+    as analyses are made; a later line for the same key wins. It is read once, and a line is
+    decoded only when asked for, so a re-plan of an unchanged stream reads one file however
+    many specs it has. A line cut short by a crash is a miss (the spec is analysed again);
+    when most lines have been superseded the file is rewritten with the latest ones. Analyses
+    cached one file each by earlier versions (``<key[:2]>/<key>.json``) are still found.
+    """
+
+    FILE = "analyses.jsonl"
 
     def __init__(self, directory: str) -> None:
         self.directory = directory
+        self.path = os.path.join(directory, self.FILE)
+        self._lines: Optional[Dict[str, bytes]] = None
+        self._count = 0  # lines in the file, superseded ones included
+        self._ends_cleanly = True
+        self._lock = threading.Lock()
 
-    def _path(self, key: str) -> str:
-        return os.path.join(self.directory, key[:2], f"{key}.json")
+    def _load(self) -> Dict[str, bytes]:
+        if self._lines is None:
+            try:
+                with open(self.path, "rb") as handle:
+                    data = handle.read()
+            except FileNotFoundError:
+                data = b""
+            lines: Dict[str, bytes] = {}
+            count = 0
+            for line in data.split(b"\n"):
+                key, tab, raw = line.partition(b"\t")
+                if tab and len(key) == 64:
+                    lines[key.decode("ascii", "replace")] = raw
+                    count += 1
+            self._lines, self._count, self._ends_cleanly = lines, count, data.endswith(b"\n") or not data
+        return self._lines
 
-    def get(self, job: SpecJob) -> Optional[Analysis]:
+    def _legacy(self, key: str) -> Optional[Analysis]:
         try:
-            with open(self._path(job.cache_key())) as handle:
+            with open(os.path.join(self.directory, key[:2], f"{key}.json")) as handle:
                 return Analysis.from_json(json.load(handle))
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
+    def get(self, job: SpecJob) -> Optional[Analysis]:
+        key = job.cache_key()
+        with self._lock:
+            raw = self._load().get(key)
+        if raw is None:
+            return self._legacy(key)
+        try:
+            return Analysis.from_json(json.loads(raw))
+        except (ValueError, KeyError, TypeError):
+            return None
+
     def put(self, job: SpecJob, analysis: Analysis) -> None:
-        write_json(self._path(job.cache_key()), analysis.to_json())
+        self.put_many([(job, analysis)])
+
+    def put_many(self, items: Sequence[Tuple[SpecJob, Analysis]]) -> None:
+        """Add analyses (one append and one ``fsync`` for all of them)."""
+        if not items:
+            return
+        lines = [(job.cache_key(), json.dumps(analysis.to_json()).encode()) for job, analysis in items]
+        with self._lock:
+            known = self._load()
+            known.update(lines)
+            self._count += len(lines)
+            try:
+                if self._count > 2 * len(known) + 1000:  # mostly superseded lines: keep the latest only
+                    atomic_write(self.path, b"".join(k.encode() + b"\t" + v + b"\n" for k, v in known.items()))
+                    self._count, self._ends_cleanly = len(known), True
+                    return
+                os.makedirs(self.directory, exist_ok=True)
+                with open(self.path, "ab") as handle:
+                    if not self._ends_cleanly:
+                        handle.write(b"\n")  # after a line a crash cut short
+                    handle.write(b"".join(k.encode() + b"\t" + v + b"\n" for k, v in lines))
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                self._ends_cleanly = True
+            except OSError as exc:
+                if is_disk_full(exc):
+                    raise disk_full(self.path, "writing the analysis cache") from None
+                raise
 
 
 def analyse_all(jobs: Sequence[SpecJob], cache: Optional[AnalysisCache] = None, workers: int = 0) -> Dict[str, Analysis]:
@@ -356,6 +440,7 @@ def analyse_all(jobs: Sequence[SpecJob], cache: Optional[AnalysisCache] = None, 
             todo.append(job)
     failures: List[str] = []
     parsed = parse_specs(todo, workers)
+    made = []
     for job in todo:
         try:
             analysis = from_result(job, parsed[job.name])
@@ -363,8 +448,9 @@ def analyse_all(jobs: Sequence[SpecJob], cache: Optional[AnalysisCache] = None, 
             failures.append(exc.message)
             continue
         results[job.name] = analysis
-        if cache:
-            cache.put(job, analysis)
+        made.append((job, analysis))
+    if cache:
+        cache.put_many(made)
     if failures:
         raise AnalysisError("; ".join(sorted(failures)))
     return {job.name: results[job.name] for job in jobs}

@@ -181,14 +181,38 @@ class BaseProvides:
 
     def __init__(self, packages: Iterable[BasePackage] = (), files: Iterable[str] = ()) -> None:
         self.packages: Dict[str, List[BasePackage]] = {}
+        # provides by capability name as written; made into capabilities when a name is asked for (a base
+        # has a million provides, a plan asks about a few thousand names)
+        self._written: Dict[str, List[Tuple[str, BasePackage]]] = {}
         self._offers: Dict[str, List[Tuple[Capability, BasePackage]]] = {}
+        packages_of = self.packages
+        written = self._written
         for package in packages:
-            self.packages.setdefault(package.name, []).append(package)
+            found = packages_of.get(package.name)
+            if found is None:
+                packages_of[package.name] = [package]
+            else:
+                found.append(package)
             for provide in package.provides:
-                words = provide.split()
-                cap = Capability(words[0], words[1], words[2]) if len(words) >= 3 else Capability(words[0] if words else "")
-                self._offers.setdefault(cap.name, []).append((cap, package))
+                head = provide.split(None, 1)
+                name = head[0] if head else ""
+                entries = written.get(name)
+                if entries is None:
+                    written[name] = [(provide, package)]
+                else:
+                    entries.append((provide, package))
         self.files: FrozenSet[str] = frozenset(files)
+
+    def _offers_of(self, name: str) -> List[Tuple[Capability, BasePackage]]:
+        offers = self._offers.get(name)
+        if offers is None:
+            offers = []
+            for provide, package in self._written.get(name, ()):
+                words = provide.split()
+                offers.append((Capability(words[0], words[1], words[2]) if len(words) >= 3
+                               else Capability(words[0] if words else ""), package))
+            self._offers[name] = offers
+        return offers
 
     @classmethod
     def from_repos(cls, urls: Sequence[str], cache_dir: Optional[str] = None, files: Iterable[str] = ()) -> "BaseProvides":
@@ -203,12 +227,14 @@ class BaseProvides:
 
     @property
     def capabilities(self) -> FrozenSet[str]:
-        return frozenset(self._offers) | self.files
+        return frozenset(self._written) | self.files
 
     def providers(self, requirement: SimpleDep) -> List[BasePackage]:
         """The base packages whose Provides meet one simple requirement (files: see :meth:`satisfies`)."""
+        if requirement.name not in self._written:
+            return []
         wanted = Capability(requirement.name, requirement.operator, requirement.version)
-        return [package for cap, package in self._offers.get(requirement.name, ()) if overlaps(wanted, cap)]
+        return [package for cap, package in self._offers_of(requirement.name) if overlaps(wanted, cap)]
 
     def satisfies(self, requirement: SimpleDep) -> bool:
         if requirement.name.startswith("/") and requirement.name in self.files:
@@ -217,7 +243,7 @@ class BaseProvides:
 
     def __call__(self, capability: str) -> bool:
         """Whether the base provides this capability name (any version) or holds this file."""
-        return capability in self._offers or capability in self.files
+        return capability in self._written or capability in self.files
 
     def package(self, name: str) -> Optional[BasePackage]:
         """The newest-listed base package of this name, if the base has one."""

@@ -119,6 +119,16 @@ class StreamJob:
     jobs: int = 1
 
 
+def run_priorities(plan: Plan, store: Optional[ResultStore] = None) -> Tuple[scheduler.Dag, Dict[str, float]]:
+    """The graph a run schedules, and each component's critical-path priority (its bottom level in expected
+    seconds): the plan's durations (:mod:`streambuild.durations`: a build service's history, earlier
+    builds here, or a guess from the sources' size on a first run), else the newest stored build's."""
+    deps = plan.dependencies
+    durations = {n: (plan.duration(n) or ((store.last_duration(n) if store else None) or 1.0, ""))[0] for n in deps}
+    dag = scheduler.Dag(deps)  # built once, for both
+    return dag, scheduler.priorities(dag, durations)
+
+
 class Executor:
     def __init__(
         self,
@@ -179,8 +189,9 @@ class Executor:
 
     def _closure(self, name: str) -> List[str]:
         """Every component ``name`` needs, directly or not (late edges included), in build order."""
-        if name not in self.extra and not any(d in self.extra for d in self.plan.closure(name)):
-            return self.plan.closure(name)
+        planned = self.plan.closure(name)  # computed once per name by the plan
+        if not self.extra or (name not in self.extra and not any(d in self.extra for d in planned)):
+            return planned
         seen: Dict[str, None] = {}
         stack = list(self._deps(name))
         while stack:
@@ -188,8 +199,7 @@ class Executor:
             if item not in seen:
                 seen[item] = None
                 stack.extend(self._deps(item))
-        order = {c.name: i for i, c in enumerate(self.plan.components)}
-        return sorted(seen, key=order.__getitem__)
+        return sorted(seen, key=self.plan.position)
 
     def _key(self, name: str) -> str:
         comp = self.plan.component(name)
@@ -377,9 +387,9 @@ class Executor:
         return False
 
     def run(self) -> BuildReport:
+        dag, priorities = run_priorities(self.plan, self.store)
+        queue = scheduler.ReadyQueue(dag, priorities)
         deps = self.plan.dependencies
-        durations = {n: (self.plan.duration(n) or (self.store.last_duration(n) or 1.0, ""))[0] for n in deps}
-        queue = scheduler.ReadyQueue(deps, scheduler.priorities(deps, durations))
         for name in deps:
             self.emit({"event": "component", "component": name, "state": "waiting"})
         running: Dict[Future, str] = {}

@@ -255,6 +255,7 @@ def capability_names(dep: str) -> Tuple[str, ...]:
     return tuple(out)
 
 
+@lru_cache(maxsize=1 << 17)
 def provide_name(provide: str) -> str:
     """The capability name of one provide: ``"python3-torch = 2.9.1-1"`` -> ``"python3-torch"``."""
     text = provide.strip()

@@ -54,18 +54,31 @@ def estimate(sources: Mapping[str, PreparedSource], store: Optional[ResultStore]
     """An estimate for every component of ``sources`` (see the module docstring for the order)."""
     names = list(sources)
     history: Mapping[str, float] = known(names) if known is not None else {}
+    stored = _stored_names(store)
     out: Dict[str, Estimate] = {}
     for name in names:
         seconds = history.get(name)
         if seconds is not None and seconds > 0:
             out[name] = Estimate(float(seconds), HISTORY)
             continue
-        seconds = store.last_duration(name) if store is not None else None
+        seconds = store.last_duration(name) if store is not None and name in stored else None
         if seconds is not None and seconds > 0:  # 0: a result brought home from elsewhere, time unknown
             out[name] = Estimate(float(seconds), RESULTS)
             continue
-        out[name] = Estimate(size_guess(sources[name].directory), SIZE)
+        known_size = sources[name].size  # counted when the sources were prepared
+        out[name] = Estimate(BASE_SECONDS + SECONDS_PER_MB * known_size / 1e6 if known_size is not None
+                             else size_guess(sources[name].directory), SIZE)
     return out
+
+
+def _stored_names(store: Optional[ResultStore]) -> "set[str]":
+    """The components with anything in ``store`` (one directory listing, not one per component)."""
+    if store is None:
+        return set()
+    try:
+        return set(os.listdir(store.root))
+    except OSError:
+        return set()
 
 
 def summary(estimates: Mapping[str, Estimate]) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import importlib.util
 import json
 import os
 import subprocess
@@ -55,6 +56,18 @@ def dnf_api() -> str:
     )
 
 
+def dnf_findable() -> str:
+    """What :func:`dnf_api` answers, without importing either (the install into a root imports it in its own
+    process); the same :class:`EnvironmentProblem` when neither is there."""
+    for name, module in (("libdnf5", "libdnf5"), ("dnf4", "dnf")):
+        try:
+            if importlib.util.find_spec(module) is not None:
+                return name
+        except (ImportError, ValueError):
+            continue
+    return dnf_api()  # raises, saying what to install
+
+
 def _module(api: str) -> Any:
     return importlib.import_module(f"streambuild._foreign.{'libdnf5' if api == 'libdnf5' else 'dnf4'}")
 
@@ -63,12 +76,12 @@ def install(request: InstallRequest) -> List[str]:
     """Install the requested packages from the stream repo (and extra repos); return NEVRAs."""
     if not os.path.exists(os.path.join(request.stream_repo, "repodata", "repomd.xml")):
         raise InputError("the stream has not been built yet: no stream repository (run 'stream-build build')")
-    api = dnf_api()
     repos = {STREAM_REPO_ID: "file://" + os.path.abspath(request.stream_repo), **dict(request.extra_repos)}
     root = os.path.abspath(request.installroot)
     if root == "/":
-        return list(_module(api).install(request.packages, repos, root, request.releasever,
-                                         request.cachedir, STREAM_REPO_ID, request.confirm))
+        return list(_module(dnf_api()).install(request.packages, repos, root, request.releasever,
+                                               request.cachedir, STREAM_REPO_ID, request.confirm))
+    dnf_findable()  # the child imports it: not here as well (a quarter of a second)
     os.makedirs(root, exist_ok=True)
     dbpath = rootdb.dbpath_for(root, request.rpmdb)
     return _install_in_child(dataclasses.replace(request, installroot=root), repos, dbpath)

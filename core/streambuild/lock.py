@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from . import gitops, jsondoc, values
 from .base import parse_base
@@ -51,11 +52,11 @@ class Lock:
     base: str
     components: Tuple[LockedComponent, ...]
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_index", {c.name: c for c in reversed(self.components)})  # the first wins
+
     def component(self, name: str) -> LockedComponent:
-        for comp in self.components:
-            if comp.name == name:
-                return comp
-        raise KeyError(name)
+        return self._index[name]  # type: ignore[attr-defined,no-any-return]
 
     def to_json(self) -> Dict[str, Any]:
         return {
@@ -74,6 +75,7 @@ def lock_path(manifest: Manifest) -> str:
 
 _TOP_KEYS = ("version", "base", "components")
 _COMPONENT_KEYS = ("name", "type", "url", "ref", "resolved", "commit", "spec_source")
+_REQUIRED_COMPONENT_KEYS = _COMPONENT_KEYS[:-1]
 _SPEC_SOURCE_KEYS = ("url", "ref", "commit")
 
 
@@ -169,14 +171,19 @@ def _locked_component(doc: Document, raw: Any, key: PathKey) -> LockedComponent:
     for name in _COMPONENT_KEYS[:-1]:
         if name not in raw:
             raise LockError(f"{_show(key)}: missing {name!r}", doc.where(key))
-    fields = {name: _string(doc, raw, key + (name,)) for name in _COMPONENT_KEYS[:-1]}
+    fields = {name: raw[name] for name in _REQUIRED_COMPONENT_KEYS}
+    if not all(type(value) is str for value in fields.values()):  # say which, and where
+        fields = {name: _string(doc, raw, key + (name,)) for name in _REQUIRED_COMPONENT_KEYS}
     name = fields["name"]
 
     def checked(check: Any, field: str, *args: Any) -> str:
         try:
-            return check(fields[field], *args, doc.where(key + (field,)))
-        except InputError as exc:
-            raise LockError(exc.message, exc.location) from None
+            return check(fields[field], *args, None)  # the place is looked up only for an error
+        except InputError:
+            try:
+                return check(fields[field], *args, doc.where(key + (field,)))
+            except InputError as exc:
+                raise LockError(exc.message, exc.location) from None
 
     checked(values.check_name, "name", "name")
     if fields["type"] not in ("dist-git", "git"):
@@ -276,31 +283,63 @@ def check_matches(manifest: Manifest, lock: Lock, path: str) -> None:
 
 
 def resolve_lock(
-    manifest: Manifest, git_cache: str, previous: Optional[Lock] = None, jobs: int = 8
+    manifest: Manifest, git_cache: str, previous: Optional[Lock] = None, jobs: int = 8,
+    answers: Optional[Dict[str, Dict[str, str]]] = None,
 ) -> Lock:
     """Resolve every component's ref over git, in parallel.
 
     Entries of ``previous`` that still match the manifest are kept as they are
-    (pass ``None`` to re-resolve everything).
+    (pass ``None`` to re-resolve everything), without asking any remote. Each remote
+    repository is listed once (``git ls-remote``), however many refs are resolved in it;
+    a repository on this host is read in place. What the remotes answered is left in
+    ``answers`` (URL -> refs), for :func:`drift`.
     """
     keep = {}
     if previous is not None and previous.base == manifest.base.name:
         keep = {c.name: c for c in previous.components}
-
-    def one(comp: Component) -> LockedComponent:
+    listed = _Listings(answers if answers is not None else {})
+    locked: List[Optional[LockedComponent]] = []
+    todo: List[Tuple[int, Component]] = []
+    for comp in manifest.components:
         old = keep.get(comp.name)
-        if old is not None and old.identity() == comp.identity():
-            return old
-        return _resolve_component(comp, git_cache)
+        if old is not None and old.ref == comp.ref and old.type == comp.source_type and old.url == comp.repo_url:
+            # (the identity() of both, field by field: name, type, url, ref)
+            locked.append(old)
+        else:
+            todo.append((len(locked), comp))
+            locked.append(None)
+    if todo:
+        with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(todo)))) as pool:
+            for (index, _comp), entry in zip(todo, pool.map(lambda t: _resolve_component(t[1], git_cache, listed), todo)):
+                locked[index] = entry
+    return Lock(manifest.base.name, tuple(c for c in locked if c is not None))
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        locked = list(pool.map(one, manifest.components))
-    return Lock(manifest.base.name, tuple(locked))
+
+class _Listings:
+    """``ls-remote`` answers by URL, each remote asked once even when threads ask together."""
+
+    def __init__(self, answers: Dict[str, Dict[str, str]]) -> None:
+        self.answers = answers
+        self._locks: Dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def resolve(self, url: str, ref: str) -> gitops.ResolvedRef:
+        values.check_ref(ref)
+        values.check_url(url, "repository URL")
+        if url not in self.answers and gitops.local_repository(url) is not None:
+            return gitops.resolve(url, ref)  # read in place: nothing to share
+        with self._guard:
+            lock = self._locks.setdefault(url, threading.Lock())
+        with lock:
+            if url not in self.answers:
+                self.answers[url] = gitops.ls_remote(url)
+        return gitops.resolve(url, ref, self.answers[url])
 
 
-def _resolve_component(comp: Component, git_cache: str) -> LockedComponent:
+def _resolve_component(comp: Component, git_cache: str, listed: Optional[_Listings] = None) -> LockedComponent:
+    listed = listed or _Listings({})
     try:
-        resolved = gitops.resolve(comp.repo_url, comp.ref)
+        resolved = listed.resolve(comp.repo_url, comp.ref)
     except SourceError as exc:
         raise SourceError(f"component {comp.name}: {exc.message}", comp.location) from None
     spec_source = None
@@ -310,7 +349,7 @@ def _resolve_component(comp: Component, git_cache: str) -> LockedComponent:
         if gitops.file_at(git_dir, resolved.commit, spec_path) is None:
             if comp.spec:
                 raise SourceError(f"component {comp.name}: {comp.spec} is not in {comp.repo_url} at {comp.ref}", comp.location)
-            spec_source = _resolve_spec_source(comp)
+            spec_source = _resolve_spec_source(comp, listed)
     return LockedComponent(comp.name, comp.source_type, comp.repo_url, comp.ref, resolved.full_ref, resolved.commit, spec_source)
 
 
@@ -321,13 +360,13 @@ def _fetch(comp: Component, git_cache: str, url: str, resolved: gitops.ResolvedR
         raise SourceError(f"component {comp.name}: {exc.message}", comp.location) from None
 
 
-def _resolve_spec_source(comp: Component) -> SpecSource:
+def _resolve_spec_source(comp: Component, listed: _Listings) -> SpecSource:
     url = comp.distgit_repo_url
     ref = comp.distgit_ref or "rawhide"
     if url is None:
         raise SourceError(f"component {comp.name}: upstream carries no {comp.name}.spec and no dist-git is known", comp.location)
     try:
-        resolved = gitops.resolve(url, ref)
+        resolved = listed.resolve(url, ref)
     except SourceError as exc:
         raise SourceError(
             f"component {comp.name}: upstream carries no {comp.name}.spec, and its dist-git fallback failed: {exc.message}",
@@ -352,29 +391,36 @@ class Drift:
                 "'stream-build lock' to update")
 
 
-def drift(lock: Lock, jobs: int = 8) -> Tuple[List[Drift], List[str]]:
-    """Which locked branches and tags have moved on their remotes (one ``ls-remote`` per repository).
+def drift(lock: Lock, jobs: int = 8, known: Optional[Mapping[str, Mapping[str, str]]] = None
+          ) -> Tuple[List[Drift], List[str]]:
+    """Which locked branches and tags have moved on their remotes (each repository asked once).
 
-    Returns the drifts, and the repositories that could not be asked (offline is not an error:
-    the lock is what is built).
+    ``known`` holds what remotes answered already in this run (URL -> refs, as
+    :func:`resolve_lock` leaves them): those are not asked again; a repository on this host
+    is read in place, any other asked with one ``ls-remote``. Returns the drifts, and the
+    repositories that could not be asked (offline is not an error: the lock is what is built).
     """
     moving = [c for c in lock.components if c.resolved.startswith(("refs/heads/", "refs/tags/"))]
-    urls = sorted({c.url for c in moving})
-    answers: Dict[str, Dict[str, str]] = {}
+    wanted: Dict[str, List[str]] = {}
+    for comp in moving:
+        wanted.setdefault(comp.url, []).append(comp.resolved)
+    answers: Dict[str, Mapping[str, str]] = {url: known[url] for url in wanted if known and url in known}
     unreachable: List[str] = []
 
     def ask(url: str) -> Tuple[str, Optional[Dict[str, str]], str]:
         try:
-            return url, gitops.ls_remote(url), ""
+            return url, gitops.current_refs(url, wanted[url]), ""
         except SourceError as exc:
             return url, None, exc.message
 
-    with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(urls) or 1))) as pool:
-        for url, refs, why in pool.map(ask, urls):
-            if refs is None:
-                unreachable.append(f"{url}: {why}")
-            else:
-                answers[url] = refs
+    asking = sorted(url for url in wanted if url not in answers)
+    if asking:
+        with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(asking)))) as pool:
+            for url, refs, why in pool.map(ask, asking):
+                if refs is None:
+                    unreachable.append(f"{url}: {why}")
+                else:
+                    answers[url] = refs
     found = []
     for comp in moving:
         refs = answers.get(comp.url)

@@ -77,11 +77,11 @@ class Manifest:
     def directory(self) -> str:
         return os.path.dirname(os.path.abspath(self.path))
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_index", {c.name: c for c in reversed(self.components)})  # the first wins
+
     def component(self, name: str) -> Component:
-        for comp in self.components:
-            if comp.name == name:
-                return comp
-        raise KeyError(name)
+        return self._index[name]  # type: ignore[attr-defined,no-any-return]
 
     def digest(self) -> str:
         """A digest of everything in the manifest that decides what is built."""

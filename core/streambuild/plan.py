@@ -64,6 +64,10 @@ class Plan:
     def component(self, name: str) -> PlannedComponent:
         return self._index[name]  # type: ignore[attr-defined,no-any-return]
 
+    def position(self, name: str) -> int:
+        """Where ``name`` is in the build order (:attr:`components`)."""
+        return self._position[name]  # type: ignore[attr-defined,no-any-return]
+
     def closure(self, name: str) -> List[str]:
         """Every component ``name`` needs, directly or not, in build order (computed once per name)."""
         closures: Dict[str, List[str]] = self._closures  # type: ignore[attr-defined]
@@ -143,8 +147,10 @@ class Plan:
         for index, batch in enumerate(self.batches, start=1):
             out.append(f"  batch {index}: {', '.join(batch)}")
         out.append(f"  critical path: {' -> '.join(self.critical_path)}")
-        certain = [e for e in self.edges if not e.predicted]
-        predicted = [e for e in self.edges if e.predicted]
+        certain: List[graph.Edge] = []
+        predicted: List[graph.Edge] = []
+        for edge in self.edges:  # each edge asked once (80,000 for Fedora)
+            (predicted if edge.predicted else certain).append(edge)
         if certain:
             out.append("  edges (known):")
             out += [f"    {_edge_line(e)}" for e in certain]
@@ -165,11 +171,10 @@ class Plan:
 
 
 def _edge_line(edge: graph.Edge) -> str:
-    reasons = []
-    for link in edge.links[:3]:
-        reasons.append(f"{link.requirement} [{link.source}]")
-    more = f" and {len(edge.links) - 3} more" if len(edge.links) > 3 else ""
-    return f"{edge.dependent} after {edge.dependency}: {', '.join(reasons) or ', '.join(edge.capabilities)}{more}"
+    links = edge.links
+    reasons = ", ".join([f"{link.requirement} [{link.source}]" for link in links[:3]])
+    more = f" and {len(links) - 3} more" if len(links) > 3 else ""
+    return f"{edge.dependent} after {edge.dependency}: {reasons or ', '.join(edge.capabilities)}{more}"
 
 
 def unmet_error(unmet: Sequence[graph.Unmet]) -> Optional[PlanError]:
@@ -203,6 +208,24 @@ def make_plan(
     real Provides; the rest are predicted. Raises :class:`PlanError` for a cycle the base
     cannot break and for a versioned requirement the stream cannot meet.
     """
+    with graph.gc_paused():  # tens of thousands of small acyclic objects: the collector would find nothing
+        return _make_plan(stream, base, analyses, commits, buildonly, base_provides, durations, duration_sources,
+                          built, python_version, notes)
+
+
+def _make_plan(
+    stream: str,
+    base: str,
+    analyses: Mapping[str, Analysis],
+    commits: Mapping[str, str],
+    buildonly: Mapping[str, bool],
+    base_provides: "graph.BaseLike",
+    durations: Optional[Mapping[str, float]],
+    duration_sources: Optional[Mapping[str, str]],
+    built: Optional[Mapping[str, Mapping[str, Sequence[str]]]],
+    python_version: str,
+    notes: Sequence[str],
+) -> Plan:
     names: Sequence[str] = list(analyses)
     index = base_provides if isinstance(base_provides, BaseProvides) else None
     predicted = {n: predict(analyses[n], index, (built or {}).get(n), python_version) for n in names}
@@ -216,8 +239,9 @@ def make_plan(
             all_notes.append(unmet.describe() + (": the base meets it" if unmet.base_satisfies else ""))
     dag = dep_graph.to_dag(restore_soft=True)
     deps = {n: tuple(sorted(dag.dependencies.get(n, ()))) for n in names}
-    batches = scheduler.topological_batches(deps)
-    path, _length = scheduler.critical_path(deps, durations)
+    order = scheduler.Dag(deps)
+    batches = scheduler.topological_batches(order)
+    path, _length = scheduler.critical_path(order, durations)
     position = {name: index for index, batch in enumerate(batches) for name in batch}
     manifest_order = {name: index for index, name in enumerate(names)}
     ordered = sorted(names, key=lambda n: (position[n], manifest_order[n]))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from ._foreign.rpmlib import OPERATORS, Capability, overlaps
-from .capabilities import SimpleDep, provide_name
+from .capabilities import SimpleDep, _split_simple, provide_name
 
 __all__ = ["Offer", "ProviderIndex", "capability"]
 
@@ -24,8 +24,8 @@ def capability(provide: str) -> Capability:
     """A provide string as a :class:`Capability` (``"a = 1"``, ``"a"``; rpm prints blanks around the operator)."""
     hit = _CAPABILITY_CACHE.get(provide)
     if hit is None:
-        name = provide_name(provide)
         words = provide.split()
+        name = _split_simple(words[0])[0] if words else ""  # provide_name(provide), from the same split
         hit = Capability(name, words[1], words[2]) if len(words) >= 3 and words[1] in OPERATORS else Capability(name)
         if len(_CAPABILITY_CACHE) < 1 << 18:
             _CAPABILITY_CACHE[provide] = hit
@@ -36,33 +36,54 @@ class ProviderIndex:
     """Capability name -> the offers of every component that provides it."""
 
     def __init__(self) -> None:
+        # provides as written, by capability name; made into offers (capabilities) for a name when it is
+        # first asked about: a set has a few hundred thousand provides, and a plan asks about a part of them
+        self._written: Dict[str, List[Tuple[str, str, str]]] = {}
         self._by_name: Dict[str, List[Offer]] = {}
         self._names_of: Dict[str, List[str]] = {}
 
     def add(self, component: str, provides: Sequence[str], sources: Sequence[str] = ()) -> None:
         """Add a component's Provides (``sources`` parallel to them; ``spec`` where shorter)."""
         names = self._names_of.setdefault(component, [])
+        written, made, known = self._written, self._by_name, len(sources)
         for index, text in enumerate(provides):
-            offer = capability(text)
-            if not offer.name:
+            head = text.split(None, 1)
+            name = _split_simple(head[0])[0] if head else ""  # capability(text).name
+            if not name:
                 continue
-            self._by_name.setdefault(offer.name, []).append(
-                (component, offer, sources[index] if index < len(sources) else "spec"))
-            names.append(offer.name)
+            entry = (component, text, sources[index] if index < known else "spec")
+            found = written.get(name)
+            if found is None:
+                written[name] = [entry]
+            else:
+                found.append(entry)
+                if name in made:
+                    del made[name]
+            names.append(name)
 
     def replace(self, component: str, provides: Sequence[str], sources: Sequence[str] = ()) -> None:
         """Forget what was known of ``component`` and add what is known now."""
         for name in set(self._names_of.pop(component, ())):
-            kept = [o for o in self._by_name.get(name, ()) if o[0] != component]
+            kept = [o for o in self._written.get(name, ()) if o[0] != component]
+            self._by_name.pop(name, None)
             if kept:
-                self._by_name[name] = kept
+                self._written[name] = kept
             else:
-                self._by_name.pop(name, None)
+                self._written.pop(name, None)
         self.add(component, provides, sources)
+
+    def _named(self, name: str) -> Optional[List[Offer]]:
+        found = self._by_name.get(name)
+        if found is None:
+            written = self._written.get(name)
+            if not written:
+                return None
+            found = self._by_name[name] = [(c, capability(text), source) for c, text, source in written]
+        return found
 
     def offers(self, name: str) -> List[Offer]:
         """Every offer of a capability name (path-like names also through their parents, see below)."""
-        return self._by_name.get(name) or self._under_prefix(name) or []
+        return self._named(name) or self._under_prefix(name) or []
 
     def _under_prefix(self, name: str) -> Optional[List[Offer]]:
         """``golang(a/b/c)`` is met by ``golang(a/b/...)``: only predictions are written that way (a Go
@@ -72,7 +93,7 @@ class ProviderIndex:
             return None
         namespace, parts = name[:open_at], name[open_at + 1:-1].split("/")
         for cut in range(len(parts) - 1, 0, -1):
-            found = self._by_name.get(f"{namespace}({'/'.join(parts[:cut])}/...)")
+            found = self._named(f"{namespace}({'/'.join(parts[:cut])}/...)")
             if found:
                 return [(c, Capability(name), source) for c, _offer, source in found]
         return None

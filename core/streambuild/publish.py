@@ -1,21 +1,23 @@
 """Publishing: the stream's repository (createrepo_c) and the separate build-only repository.
 
 Repositories are made anew from the results in a temporary directory and swapped
-into place, so a reader (DNF, a build) never sees one half-written.
+into place, so a reader (DNF, a build) never sees one half-written; a repository already made of
+the same RPMs is left as it is.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 from dataclasses import dataclass
-from typing import Dict, Iterable, List, Sequence, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from . import procs
 from .errors import EnvironmentProblem, PolicyDenied, PublishError
 from .policy.rules import shared_binary_names
-from .workdir import WorkDir, disk_full, nearly_full
+from .workdir import WorkDir, disk_full, is_disk_full, nearly_full, read_json
 
 STREAM_REPO = "stream"
 BUILDONLY_REPO = "buildonly"
@@ -43,10 +45,28 @@ def check_unique_names(rpms_by_component: Dict[str, Sequence[str]]) -> None:
             f"{name} (from {' and '.join(components)})" for name, components in sorted(clashes.items())))
 
 
+#: Beside a published repository's RPMs: what it was made of (path, size and time of each RPM).
+_INPUTS = ".stream-build-inputs.json"
+
+
+def _inputs(rpms: Sequence[str]) -> Optional[List[List[object]]]:
+    try:
+        return [[os.path.abspath(p), (st := os.stat(p)).st_size, st.st_mtime_ns] for p in rpms]
+    except OSError:
+        return None
+
+
 def make_repo(directory: str, rpms: Iterable[str]) -> None:
-    """Replace ``directory`` with a repository of ``rpms``."""
+    """Replace ``directory`` with a repository of ``rpms``; nothing is done when it already is one of the same RPMs
+    (the same files, unchanged since), as on a re-run of an unchanged stream."""
+    rpms = list(rpms)
     parent = os.path.dirname(directory)
     os.makedirs(parent, exist_ok=True)
+    made_of = _inputs(rpms)
+    if made_of is not None and os.path.exists(os.path.join(directory, "repodata", "repomd.xml")) \
+            and read_json(os.path.join(directory, _INPUTS)) == made_of \
+            and all(os.path.exists(os.path.join(directory, os.path.basename(p))) for p in rpms):
+        return
     new = f"{directory}.new"
     shutil.rmtree(new, ignore_errors=True)
     os.makedirs(new)
@@ -69,6 +89,15 @@ def make_repo(directory: str, rpms: Iterable[str]) -> None:
             f"createrepo_c failed to make the repository {directory}: {detail}")
         shutil.rmtree(new, ignore_errors=True)
         raise error
+    if made_of is not None:
+        try:
+            with open(os.path.join(new, _INPUTS), "w", encoding="utf-8") as handle:
+                json.dump(made_of, handle)
+        except OSError as exc:
+            shutil.rmtree(new, ignore_errors=True)
+            if is_disk_full(exc):
+                raise disk_full(new, "recording what the repository holds") from None
+            raise
     old = f"{directory}.old"
     shutil.rmtree(old, ignore_errors=True)
     if os.path.exists(directory):

@@ -29,20 +29,26 @@ from typing import (
 from .errors import PlanError
 
 __all__ = [
+    "Dag",
     "topological_batches",
     "critical_path",
     "priorities",
     "ReadyQueue",
     "simulate_list",
+    "simulate_fifo",
     "simulate_batches",
     "lower_bound",
 ]
 
-Deps = Mapping[str, Sequence[str]]
+Deps = Mapping[str, Sequence[str]]  # or a Dag
 
 
 class _Dag:
-    """``deps`` normalised: every node, its dependencies and dependents, and a topological order."""
+    """``deps`` normalised: every node, its dependencies and dependents, and a topological order.
+
+    Every function here takes one in place of ``deps`` (as :data:`Dag`), so that a caller asking
+    several of them about one graph builds it once.
+    """
 
     __slots__ = ("nodes", "deps", "dependents", "order")
 
@@ -94,6 +100,14 @@ class _Dag:
         return levels
 
 
+#: The graph built once, for callers that ask several questions of it.
+Dag = _Dag
+
+
+def _dag(deps: "Deps | _Dag") -> _Dag:
+    return deps if isinstance(deps, _Dag) else _Dag(deps)
+
+
 def _duration(durations: Optional[Mapping[str, float]], node: str) -> float:
     if durations is None:
         return 1.0
@@ -109,7 +123,7 @@ def topological_batches(deps: Deps) -> List[List[str]]:
     Level 0 holds the nodes without dependencies; a node sits one level after its latest
     dependency. A cycle is a :class:`PlanError`.
     """
-    return [list(level) for level in _Dag(deps).order]
+    return [list(level) for level in _dag(deps).order]
 
 
 def critical_path(
@@ -120,7 +134,7 @@ def critical_path(
     Ties go to the alphabetically first node, so the answer is deterministic. An empty graph
     gives ``([], 0.0)``.
     """
-    dag = _Dag(deps)
+    dag = _dag(deps)
     finish: Dict[str, float] = {}
     via: Dict[str, Optional[str]] = {}
     for level in dag.order:
@@ -151,7 +165,7 @@ def priorities(deps: Deps, durations: Optional[Mapping[str, float]] = None) -> D
     This is the critical-path priority of list scheduling: the node whose remaining chain is
     longest should start first.
     """
-    dag = _Dag(deps)
+    dag = _dag(deps)
     bottom: Dict[str, float] = {}
     for level in reversed(dag.order):
         for n in level:
@@ -173,9 +187,9 @@ class ReadyQueue:
     """
 
     def __init__(self, deps: Deps, priorities: Optional[Mapping[str, float]] = None) -> None:
-        dag = _Dag(deps)  # refuses cycles: a node in a cycle would wait forever
+        dag = _dag(deps)  # refuses cycles: a node in a cycle would wait forever
         self._lock = threading.Lock()
-        self._dependents: Dict[str, List[str]] = dag.dependents
+        self._dependents: Dict[str, List[str]] = {n: list(m) for n, m in dag.dependents.items()}  # wait_for adds
         self._priority: Dict[str, float] = {
             n: float(priorities.get(n, 0.0)) if priorities is not None else 0.0 for n in dag.nodes
         }
@@ -329,14 +343,18 @@ def _check_workers(workers: int) -> None:
         raise ValueError(f"workers must be at least 1, not {workers}")
 
 
-def simulate_list(deps: Deps, durations: Optional[Mapping[str, float]], workers: int) -> float:
+def simulate_list(deps: Deps, durations: Optional[Mapping[str, float]], workers: int,
+                  priority: Optional[Mapping[str, float]] = None) -> float:
     """Makespan of critical-path list scheduling on ``workers`` identical workers.
 
     An event simulation driving a :class:`ReadyQueue` exactly as the executor does: whenever a
-    worker is free it takes the highest-priority ready node.
+    worker is free it takes the highest-priority ready node. The priorities are ``priority``
+    when given (what the executor knew before the builds: a first run's estimates), else
+    the bottom levels of the real ``durations``.
     """
     _check_workers(workers)
-    queue = ReadyQueue(deps, priorities(deps, durations))
+    dag = _dag(deps)
+    queue = ReadyQueue(dag, priority if priority is not None else priorities(dag, durations))
     now = 0.0
     events: List[Tuple[float, str]] = []
     free = workers
@@ -357,6 +375,36 @@ def simulate_list(deps: Deps, durations: Optional[Mapping[str, float]], workers:
     return now
 
 
+def simulate_fifo(deps: Deps, durations: Optional[Mapping[str, float]], workers: int) -> float:
+    """Makespan of first-come, first-served: a free worker takes the node that became ready first
+    (ties in input order), whatever lies behind it. The plain alternative to priorities."""
+    _check_workers(workers)
+    dag = _dag(deps)
+    rank = {n: i for i, n in enumerate(dag.nodes)}
+    missing = {n: len(dag.deps[n]) for n in dag.nodes}
+    ready: List[Tuple[float, int, str]] = [(0.0, rank[n], n) for n in dag.nodes if missing[n] == 0]
+    heapq.heapify(ready)
+    events: List[Tuple[float, str]] = []
+    now, free = 0.0, workers
+    while True:
+        while free and ready:
+            _, _, name = heapq.heappop(ready)
+            heapq.heappush(events, (now + _duration(durations, name), name))
+            free -= 1
+        if not events:
+            return now
+        now, name = heapq.heappop(events)
+        finished = [name]
+        while events and events[0][0] == now:
+            finished.append(heapq.heappop(events)[1])
+        free += len(finished)
+        for done in finished:
+            for m in dag.dependents[done]:
+                missing[m] -= 1
+                if missing[m] == 0:
+                    heapq.heappush(ready, (now, rank[m], m))
+
+
 def simulate_batches(deps: Deps, durations: Optional[Mapping[str, float]], workers: int) -> float:
     """Makespan when each topological batch must finish before the next starts.
 
@@ -365,7 +413,7 @@ def simulate_batches(deps: Deps, durations: Optional[Mapping[str, float]], worke
     """
     _check_workers(workers)
     total = 0.0
-    for batch in _Dag(deps).order:
+    for batch in _dag(deps).order:
         times = sorted((_duration(durations, n) for n in batch), reverse=True)
         if len(times) <= workers:
             total += times[0] if times else 0.0
@@ -380,6 +428,6 @@ def simulate_batches(deps: Deps, durations: Optional[Mapping[str, float]], worke
 def lower_bound(deps: Deps, durations: Optional[Mapping[str, float]], workers: int) -> float:
     """No schedule beats ``max(critical path length, total work / workers)``."""
     _check_workers(workers)
-    dag = _Dag(deps)
+    dag = _dag(deps)
     work = sum(_duration(durations, n) for n in dag.nodes)
-    return max(critical_path(deps, durations)[1], work / workers)
+    return max(critical_path(dag, durations)[1], work / workers)

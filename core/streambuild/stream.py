@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -24,13 +25,14 @@ from .backends import choose as choose_backend
 from .baserepo import BaseProvides
 from .build import BuildReport, Executor, StreamJob
 from .errors import BuildFailed, InputError, LockError
+from .graph import gc_paused
 from .install import InstallRequest
 from .manifest import Component, Manifest, load_manifest
 from .plan import Plan, make_plan
 from .plugins import Plugins, make_plugins
 from .publish import Published, publish
 from .results import ResultStore, facts_key
-from .sources import PreparedSource, prepare
+from .sources import PreparedSource, prepare, prepared_source
 from .workdir import WorkDir, default_root
 
 LockMode = str  # "auto": reuse matching entries; "update": re-resolve all; "locked": never resolve
@@ -86,37 +88,43 @@ class Stream:
 
     # -- lock -----------------------------------------------------------------
 
-    def lock(self, mode: LockMode = "auto") -> lock_mod.Lock:
+    def lock(self, mode: LockMode = "auto", drift: bool = True) -> lock_mod.Lock:
         """Return the lock for this run, resolving refs over git as ``mode`` allows.
 
-        Refs kept from an existing lock are checked against their remotes: a branch that moved
-        since is a warning (the locked commit is built). ``lock_changes`` says afterwards what a
-        re-resolution changed.
+        With ``drift``, refs kept from an existing lock are checked against their remotes: a
+        branch that moved since is a warning (the locked commit is built). ``lock_changes`` says
+        afterwards what a re-resolution changed.
         """
+        new, kept, answers = self._lock(mode)
+        if drift:
+            self._report_drift(lock_mod.drift(kept, known=answers) if kept.components else ([], []))
+        return new
+
+    def _lock(self, mode: LockMode) -> Tuple[lock_mod.Lock, lock_mod.Lock, Dict[str, Dict[str, str]]]:
+        """The lock; the part of it kept from the existing lock; what remotes were asked on the way."""
         existing = lock_mod.read_existing(self.lock_path, replace_corrupt=(mode == "update"))
         self.lock_changes: List[str] = []
+        answers: Dict[str, Dict[str, str]] = {}
         if mode == "locked":
             if existing is None:
                 raise LockError(f"--locked given but {self.lock_path} does not exist (run 'stream-build lock')")
             lock_mod.check_matches(self.manifest, existing, self.lock_path)
-            self._report_drift(existing)
-            return existing
+            return existing, existing, answers
         previous = existing if mode == "auto" else None
-        new = lock_mod.resolve_lock(self.manifest, self.workdir.git_cache, previous, jobs=8)
+        new = lock_mod.resolve_lock(self.manifest, self.workdir.git_cache, previous, jobs=8, answers=answers)
         if new != existing:
             self.lock_changes = lock_mod.changes(existing, new)
             lock_mod.write_lock(self.lock_path, new)
             self.emit({"event": "locked", "lock": self.lock_path, "components": len(new.components),
                        "changes": self.lock_changes})
+        kept: Tuple[lock_mod.LockedComponent, ...] = ()
         if previous is not None:
-            kept = {c.name for c in previous.components} & {c.name for c in new.components if c in previous.components}
-            self._report_drift(lock_mod.Lock(new.base, tuple(c for c in new.components if c.name in kept)))
-        return new
+            before = set(previous.components)
+            kept = tuple(c for c in new.components if c in before)
+        return new, lock_mod.Lock(new.base, kept), answers
 
-    def _report_drift(self, lock: lock_mod.Lock) -> None:
-        if not lock.components:
-            return
-        moved, unreachable = lock_mod.drift(lock)
+    def _report_drift(self, found: Tuple[List[lock_mod.Drift], List[str]]) -> None:
+        moved, unreachable = found
         for item in moved:
             self.warn(item.describe(), kind="lock-drift", component=item.name, locked=item.locked, now=item.now)
         for where in unreachable:
@@ -144,20 +152,41 @@ class Stream:
             self.manifest = replace(self.manifest, base=base.with_number(number))
 
     def prepare(self, lock: lock_mod.Lock) -> Dict[str, PreparedSource]:
+        """Every component's sources at its locked commit; those prepared by an earlier run are reused as they are."""
         self.resolve_base()
+        prepared: Dict[str, PreparedSource] = {}
+        todo = []
+        for comp in self.manifest.components:
+            done = prepared_source(comp, lock.component(comp.name), self.workdir)
+            if done is not None:
+                prepared[comp.name] = done
+            else:
+                todo.append(comp)
+
         def one(comp: Component) -> PreparedSource:
-            prepared = prepare(comp, lock.component(comp.name), self.workdir)
+            made = prepare(comp, lock.component(comp.name), self.workdir)
             self.notify({"event": "fetched", "component": comp.name})
-            return prepared
+            return made
 
-        self.notify({"event": "phase", "phase": "fetch", "components": len(self.manifest.components)})
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            prepared = list(pool.map(one, self.manifest.components))
-        self.notify({"event": "phase", "phase": "fetch", "state": "end"})
-        return {p.name: p for p in prepared}
+        if todo:
+            self.notify({"event": "phase", "phase": "fetch", "components": len(todo)})
+            with ThreadPoolExecutor(max_workers=min(8, len(todo))) as pool:
+                for made in pool.map(one, todo):
+                    prepared[made.name] = made
+            self.notify({"event": "phase", "phase": "fetch", "state": "end"})
+        return {c.name: prepared[c.name] for c in self.manifest.components}
 
-    def plan(self, mode: LockMode = "auto", known_durations: Optional[durations_mod.KnownDurations] = None) -> Planned:
-        lock = self.lock(mode)
+    def plan(self, mode: LockMode = "auto", known_durations: Optional[durations_mod.KnownDurations] = None,
+             drift: bool = False) -> Planned:
+        """Lock, prepare, analyse and plan. With ``drift`` (a build), the remotes of the refs kept from the
+        lock are asked whether they moved, while the sources are prepared and analysed; a plan alone
+        asks no remote about what the lock already holds."""
+        with gc_paused():  # reading and planning tens of thousands of components make no garbage cycles
+            return self._plan(mode, known_durations, drift)
+
+    def _plan(self, mode: LockMode, known_durations: Optional[durations_mod.KnownDurations], drift: bool) -> Planned:
+        lock, kept, answers = self._lock(mode)
+        checking = _Background(lambda: lock_mod.drift(kept, known=answers)) if drift and kept.components else None
         sources = self.prepare(lock)
         macros = {c.name: self.macros_for(c) for c in self.manifest.components}
         jobs = self.spec_jobs(sources, macros)
@@ -168,7 +197,10 @@ class Stream:
         base = self.base_index(analyses.values())
         store = ResultStore(self.workdir.results)
         built: Dict[str, Dict[str, List[str]]] = {}
+        stored = set(os.listdir(store.root)) if os.path.isdir(store.root) else set()  # one listing, not one a component
         for c in self.manifest.components:
+            if c.name not in stored:
+                continue
             known = store.built_provides(c.name, facts_key(c.name, sources[c.name].digest, self.manifest.base.name,
                                                            macros[c.name]))
             if known is not None:
@@ -192,6 +224,8 @@ class Stream:
             python_version=self.manifest.base.python3_version,
             notes=notes,
         )
+        if checking is not None:
+            self._report_drift(checking.result())
         return Planned(lock, plan, sources, macros, base)
 
     def spec_jobs(self, sources: Mapping[str, PreparedSource],
@@ -214,14 +248,16 @@ class Stream:
         todo = [j for j in jobs if analyses[j.name].generators and analyses[j.name].dynamic is None]
         python = self.manifest.base.python3_version
 
-        def one(job: SpecJob) -> Tuple[str, Analysis]:
+        def one(job: SpecJob) -> Tuple[SpecJob, Analysis]:
             found = dynamic.plan_time(job.name, analyses[job.name], sources[job.name].directory, python)
-            updated = replace(analyses[job.name], dynamic=found)
-            cache.put(job, updated)
-            return job.name, updated
+            return job, replace(analyses[job.name], dynamic=found)
 
+        if not todo:
+            return analyses
         with ThreadPoolExecutor(max_workers=max(1, min(len(todo), os.cpu_count() or 2))) as pool:
-            done = dict(pool.map(one, todo))
+            made = list(pool.map(one, todo))
+        cache.put_many(made)
+        done = {job.name: analysis for job, analysis in made}
         return {name: done.get(name, analysis) for name, analysis in analyses.items()}
 
     # -- build and publish ----------------------------------------------------
@@ -257,7 +293,7 @@ class Stream:
             backend_obj: Any = factory(**backend_options) if backend_options else factory()
         except TypeError as exc:
             raise InputError(f"build backend {backend!r} does not take these options: {exc}") from None
-        planned = self.plan(mode, backend_obj.known_durations if whole_streams else None)  # a hub's build history
+        planned = self.plan(mode, backend_obj.known_durations if whole_streams else None, drift=True)  # a hub's build history
         if resume and last is not None and last.start.get("lock") not in (None, planned.lock.to_json()):
             raise LockError(f"--resume: {self.lock_path} changed since the interrupted run; build without --resume")
         checked = bool(resume and last is not None and last.start.get("checked"))
@@ -352,6 +388,29 @@ class Stream:
         self.notify({"event": "phase", "phase": "install", "state": "end"})
         self.emit({"event": "installed", "target": target, "installroot": request.installroot, "packages": installed})
         return installed
+
+
+class _Background:
+    """One call run in a daemon thread (a run that fails does not wait for it); :meth:`result` waits."""
+
+    def __init__(self, call: Callable[[], Any]) -> None:
+        self._call = call
+        self._value: Any = None
+        self._error: Optional[BaseException] = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._value = self._call()
+        except BaseException as exc:  # noqa: BLE001 - raised in the waiting thread
+            self._error = exc
+
+    def result(self) -> Any:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
 
 
 def require_success(report: BuildReport) -> None:

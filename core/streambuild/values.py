@@ -30,6 +30,7 @@ _FULL_COMMIT = re.compile(r"[0-9a-f]{40}\Z|[0-9a-f]{64}\Z")
 _REF_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\$`'\"<>|;&(){}!]")
 _FILE_NAME = re.compile(r"[A-Za-z0-9_+][A-Za-z0-9._+~-]*\Z")
 URL_SCHEMES = ("https", "http", "git", "ssh", "file")
+_URL_FORBIDDEN = re.compile("[\x00-\x20\x7f`$\\\\]")  # spaces, control and shell characters
 
 
 def is_name(value: str) -> bool:
@@ -122,7 +123,7 @@ def check_url(value: str, what: str = "URL", where: Optional[Location] = None, s
     """A repository or lookaside URL with an allowed scheme (never ``ext::`` or an option)."""
     if not isinstance(value, str) or not value:
         raise UnsafeValueError(f"{what} must be a non-empty string", where)
-    if value.startswith("-") or any(ord(ch) < 0x21 or ch in "\x7f`$\\" for ch in value):
+    if value.startswith("-") or _URL_FORBIDDEN.search(value):
         raise UnsafeValueError(f"{what} {_describe(value)} contains spaces, control or shell characters", where)
     try:
         parts = urlsplit(value)

@@ -1,6 +1,7 @@
 """YAML loading that keeps where every value came from, and that no document can crash or exhaust.
 
-Values are built from PyYAML's event stream (not its recursive composer), so that
+Values are built from PyYAML's event stream (not its recursive composer; libyaml's parser where
+PyYAML has it, its own otherwise), so that
 every value's line and column is kept for later checks and every limit is checked
 before anything is built:
 
@@ -122,6 +123,14 @@ def load(text: str, path: str, limits: Limits = DEFAULT_LIMITS) -> Document:
     if text.startswith("\ufeff"):
         text = text[1:]
     check_text(text, path)
+    if _CLoader is not None:
+        loader = _CLoader(text)
+        try:
+            return _Builder(loader, path, limits).document()
+        except yaml.YAMLError:
+            pass  # not YAML: read again below, so that the error says what PyYAML's own parser says
+        finally:
+            loader.dispose()
     try:
         loader = yaml.SafeLoader(text)
     except yaml.YAMLError as exc:  # the Reader checks the text first; check_text refuses more than it does
@@ -139,6 +148,12 @@ def load(text: str, path: str, limits: Limits = DEFAULT_LIMITS) -> Document:
         raise ManifestError(f"not valid YAML: {exc}", Location(path, 1, 1)) from None
     finally:
         loader.dispose()
+
+
+#: libyaml's event parser (PyYAML's C extension), which gives every event its line and column as the
+#: Python parser does, at a tenth of its cost; a document it refuses is read again by the Python parser
+#: for the message. None where PyYAML was built without libyaml.
+_CLoader = getattr(yaml, "CSafeLoader", None)
 
 
 def _check_size(size: int, path: str, limits: Limits) -> None:
@@ -168,7 +183,7 @@ _ALLOWED_TAGS = {yaml.ScalarEvent: _CORE + "str", yaml.MappingStartEvent: _CORE 
 
 
 class _Builder:
-    def __init__(self, loader: yaml.SafeLoader, path: str, limits: Limits) -> None:
+    def __init__(self, loader: Any, path: str, limits: Limits) -> None:
         self.loader = loader
         self.path = path
         self.limits = limits

@@ -136,10 +136,10 @@ def _cli_on_small_disk(mount: Path, size: int, *args: str) -> Result:
 
 
 @needs_mount
-@pytest.mark.parametrize("size, stages", [(256 * 1024, ("creating a mirror", "fetching")),
+@pytest.mark.parametrize("size, stages", [(96 * 1024, ("creating a mirror", "fetching")),
                                           (1024 * 1024, ("rpmbuild", "rpm"))])
 def test_a_full_work_directory_is_exit_4_naming_the_file_system(forge, tmp_path, size, stages):
-    """The disk fills up while git makes its mirrors (256 KiB), or while a build's root or rpmbuild fills it (1 MiB)."""
+    """The disk fills up while git makes its mirrors (96 KiB: shallow mirrors of one ref take little), or while a build's root or rpmbuild fills it (1 MiB)."""
     m = forge.write_manifest(tmp_path / "s.yaml")
     workdir = tmp_path / "small"
     out = _cli_on_small_disk(workdir, size, "build", str(m), "--workdir", str(workdir))

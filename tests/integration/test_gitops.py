@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -58,3 +60,113 @@ def test_fetch_export_and_force_pushed_commits(forge, tmp_path):
 def test_unreachable_repository(tmp_path):
     with pytest.raises(SourceError, match="listing git://127.0.0.1:9/x.git"):
         gitops.ls_remote("git://127.0.0.1:9/x.git")
+
+
+def _git(*args: str, cwd: Path, stdin: bytes = b"") -> str:
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid", "GIT_CONFIG_GLOBAL": os.devnull}
+    return subprocess.run(["git", *args], cwd=cwd, env=env, input=stdin, check=True, capture_output=True).stdout.decode().strip()
+
+
+def _local_repo(tmp_path: Path, files: dict, attributes: str = "") -> "tuple[Path, str]":
+    """A bare repository on disk with one commit on ``main`` (a file, an executable, a link, a directory)."""
+    work = tmp_path / "work"
+    work.mkdir()
+    _git("init", "-q", "-b", "main", cwd=work)
+    for path, text in files.items():
+        (work / path).parent.mkdir(parents=True, exist_ok=True)
+        (work / path).write_text(text)
+    (work / "run.sh").write_text("#!/bin/sh\n")
+    (work / "run.sh").chmod(0o755)
+    os.symlink("pkg.spec", work / "link.spec")
+    if attributes:
+        (work / ".gitattributes").write_text(attributes)
+    _git("add", "-A", cwd=work)
+    _git("commit", "-q", "-m", "one", cwd=work)
+    _git("tag", "-a", "-m", "annotated", "v1", cwd=work)
+    bare = tmp_path / "pkg.git"
+    _git("clone", "-q", "--bare", str(work), str(bare), cwd=tmp_path)
+    return bare, _git("rev-parse", "HEAD", cwd=work)
+
+
+def _tree(root: Path) -> dict:
+    out = {}
+    for path in sorted(root.rglob("*")):
+        rel = str(path.relative_to(root))
+        if path.is_symlink():
+            out[rel] = ("link", os.readlink(path))
+        elif path.is_dir():
+            out[rel] = ("dir", oct(path.stat().st_mode & 0o777), int(path.stat().st_mtime))
+        else:
+            out[rel] = ("file", path.read_bytes(), oct(path.stat().st_mode & 0o777), int(path.stat().st_mtime))
+    return out
+
+
+def test_a_local_repository_is_read_in_place_and_its_tree_written_as_git_archive_writes_it(tmp_path):
+    bare, commit = _local_repo(tmp_path, {"pkg.spec": "Name: pkg\n", "tests/tests.yml": "- t\n", "sources": ""})
+    url = f"file://{bare}"
+    assert gitops.local_repository(url) == str(bare)
+    assert gitops.resolve(url, "main") == gitops.resolve(url, "main", gitops.ls_remote(url))
+    assert gitops.resolve(url, "v1") == gitops.resolve(url, "v1", gitops.ls_remote(url))  # the tag peeled
+    assert gitops.resolve(url, "v1").commit == commit
+    with pytest.raises(SourceError, match="has no branch or tag 'nope'.*branches: main"):
+        gitops.resolve(url, "nope")
+    cache = tmp_path / "cache"
+    with gitops.source_reader(str(cache), url, commit, "refs/heads/main") as reader:
+        reader.export(commit, str(tmp_path / "ours"))
+    assert not cache.exists()  # nothing fetched, no mirror made
+    gitops.export_tree(str(bare), commit, str(tmp_path / "archive"))
+    ours, theirs = _tree(tmp_path / "ours"), _tree(tmp_path / "archive")
+    assert ours == theirs and ours["run.sh"][2] == "0o775" and ours["link.spec"] == ("link", "pkg.spec")
+    assert gitops.current_refs(url, ["refs/heads/main", "refs/tags/v1", "refs/heads/gone"]) == {
+        "refs/heads/main": commit, "refs/tags/v1": commit}
+
+
+def test_export_attributes_are_left_to_git_archive(tmp_path):
+    bare, commit = _local_repo(tmp_path, {"pkg.spec": "Name: pkg\n", "secret": "x\n"}, "secret export-ignore\n")
+    with gitops.source_reader(str(tmp_path / "cache"), f"file://{bare}", commit) as reader:
+        reader.export(commit, str(tmp_path / "ours"))
+    assert (tmp_path / "ours" / "pkg.spec").exists() and not (tmp_path / "ours" / "secret").exists()
+
+
+def test_a_tree_entry_that_climbs_out_is_refused(tmp_path):
+    bare, _commit = _local_repo(tmp_path, {"pkg.spec": "Name: pkg\n"})
+    blob = _git("hash-object", "-w", "--stdin", cwd=bare, stdin=b"evil\n")
+    tree = _git("hash-object", "-w", "-t", "tree", "--literally", "--stdin", cwd=bare,
+                stdin=b"100644 ..\0" + bytes.fromhex(blob))
+    bad = _git("commit-tree", "-m", "evil", tree, cwd=bare)
+    with gitops.source_reader(str(tmp_path / "cache"), f"file://{bare}", bad) as reader:
+        with pytest.raises(SourceError, match="refusing tree entry '..'"):
+            reader.export(bad, str(tmp_path / "out"))
+
+
+def test_a_remote_repository_is_fetched_shallow_and_only_the_locked_ref(forge, tmp_path):
+    first = add_package(forge, "shallow", "main", {"shallow.spec": "Name: shallow\n"})
+    second = add_package(forge, "shallow", "main", {"shallow.spec": "Name: shallow\nVersion: 2\n"})
+    add_package(forge, "shallow", "other", {"shallow.spec": "Name: other\n"})
+    url = forge.distgit_url + "shallow.git"
+    assert gitops.local_repository(url) is None
+    cache = str(tmp_path / "cache")
+    with gitops.source_reader(cache, url, second, "refs/heads/main") as reader:
+        reader.export(second, str(tmp_path / "tree"))
+    assert (tmp_path / "tree" / "shallow.spec").read_text() == "Name: shallow\nVersion: 2\n"
+    mirror = Path(gitops.source_mirror_path(cache, url))
+    assert (mirror / "shallow").read_text().strip() == second  # depth 1
+    refs = _git("for-each-ref", "--format=%(refname)", cwd=mirror)
+    assert refs == "refs/heads/main"  # not every branch and tag
+    # the lock says an older commit of the branch (it moved since): fetched by its id
+    with gitops.source_reader(cache, url, first, "refs/heads/main") as reader:
+        assert reader.has_commit(first)
+    # gone from the remote: said so
+    with pytest.raises(SourceError, match="does not have commit"):
+        gitops.source_reader(cache, url, "e" * 40, "refs/heads/main")
+
+
+def test_a_locked_branch_deleted_since_is_no_obstacle_while_another_holds_the_commit(forge, tmp_path):
+    commit = add_package(forge, "gone", "old-branch", {"gone.spec": "Name: gone\n"})
+    bare = forge.layout.repo("gone")
+    _git("branch", "kept", commit, cwd=bare)
+    _git("branch", "-D", "old-branch", cwd=bare)
+    with gitops.source_reader(str(tmp_path / "cache"), forge.distgit_url + "gone.git", commit,
+                              "refs/heads/old-branch") as reader:
+        assert reader.has_commit(commit)

@@ -53,3 +53,11 @@ def test_a_result_brought_home_without_a_time_is_no_estimate(tmp_path):
 def test_size_guess_grows_with_the_sources(tmp_path):
     small, large = source(tmp_path, "s", 1_000), source(tmp_path, "l", 100_000_000)
     assert size_guess(large.directory) - size_guess(small.directory) > 1000
+
+
+def test_a_size_counted_when_the_sources_were_prepared_is_not_counted_again(tmp_path) -> None:
+    from streambuild.durations import BASE_SECONDS, SECONDS_PER_MB, estimate
+    from streambuild.sources import PreparedSource
+
+    gone = PreparedSource("a", str(tmp_path / "not-there"), "a.spec", "d", 3_000_000)
+    assert estimate({"a": gone})["a"].seconds == BASE_SECONDS + SECONDS_PER_MB * 3

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -101,23 +102,40 @@ def run_logged(
     except FileNotFoundError:
         raise EnvironmentProblem(f"{cmd[0]} is not installed") from None
     deadline = None if timeout is None else time.monotonic() + timeout
-    while True:
-        try:
-            code = proc.wait(timeout=0.2)
-            log.flush()
-            if code != 0:
-                _check_disk(cmd, log, cwd)
-            return code
-        except subprocess.TimeoutExpired:
-            pass
-        if cancel is not None and cancel.is_set():
-            _stop(proc)
-            log.write("\n[stream-build] interrupted\n")
-            return 130
-        if deadline is not None and time.monotonic() > deadline:
-            _stop(proc)
-            log.write(f"\n[stream-build] timed out after {timeout} s\n")
-            return 124
+    ended = _exit_watch(proc.pid)
+    try:
+        while True:
+            try:
+                if ended is not None:  # woken the moment it ends (Popen.wait with a timeout polls: up to 50 ms late)
+                    select.select([ended], [], [], 0.2)
+                    code = proc.wait(timeout=0) if proc.poll() is None else proc.returncode
+                else:
+                    code = proc.wait(timeout=0.2)
+                log.flush()
+                if code != 0:
+                    _check_disk(cmd, log, cwd)
+                return code
+            except subprocess.TimeoutExpired:
+                pass
+            if cancel is not None and cancel.is_set():
+                _stop(proc)
+                log.write("\n[stream-build] interrupted\n")
+                return 130
+            if deadline is not None and time.monotonic() > deadline:
+                _stop(proc)
+                log.write(f"\n[stream-build] timed out after {timeout} s\n")
+                return 124
+    finally:
+        if ended is not None:
+            os.close(ended)
+
+
+def _exit_watch(pid: int) -> Optional[int]:
+    """A descriptor that becomes readable when process ``pid`` ends (Linux 5.3's pidfd), or None."""
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
 
 
 def _check_disk(cmd: Sequence[str], log: IO[str], cwd: Optional[str]) -> None:
