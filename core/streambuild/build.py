@@ -260,12 +260,12 @@ class Executor:
                         continue
                     if self._needs(other, name):
                         continue  # a cycle: built against the base here; the audit says so
-                    late[other] = (requirement, str(provide), source)
+                    late[other] = (requirement, str(provide), str(source))
         if not late:
             return False
         self.extra.setdefault(name, []).extend(late)
-        for other, (requirement, provide, source) in late.items():
-            edge = {"component": name, "after": other, "capability": requirement, "provide": provide, "source": source}
+        for other, (requirement, provided, source) in late.items():
+            edge = {"component": name, "after": other, "capability": requirement, "provide": provided, "source": source}
             self.report.added_edges.append(edge)
             self.emit({"event": "edge-added", **edge})
         waits = queue.wait_for(name, list(late))
@@ -349,7 +349,7 @@ class Executor:
         if os.path.exists(log):
             os.replace(log, failed_log)
 
-    def _start_ready(self, pool: ThreadPoolExecutor, queue: scheduler.ReadyQueue, running: Dict[Future, str]) -> None:
+    def _start_ready(self, pool: ThreadPoolExecutor, queue: scheduler.ReadyQueue, running: Dict["Future[Any]", str]) -> None:
         """Start ready components until every worker is busy; reuse stored results on the way."""
         while len(running) < self.jobs:
             name = queue.pop()
@@ -392,7 +392,7 @@ class Executor:
         deps = self.plan.dependencies
         for name in deps:
             self.emit({"event": "component", "component": name, "state": "waiting"})
-        running: Dict[Future, str] = {}
+        running: Dict["Future[Any]", str] = {}
         with ThreadPoolExecutor(max_workers=self.jobs) as pool:
             try:
                 stopping = False

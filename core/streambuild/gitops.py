@@ -80,7 +80,8 @@ def run_git(args: Sequence[str], git_dir: Optional[str] = None, what: str = "git
             where = git_dir or next((a for a in reversed(args) if os.path.isabs(a)), os.getcwd())
             raise disk_full(where, f"{what} ({detail})")
         raise SourceError(f"{what}: {detail}")
-    return proc.stdout
+    out: bytes = proc.stdout
+    return out
 
 
 @dataclass(frozen=True)

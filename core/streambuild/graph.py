@@ -34,6 +34,7 @@ from typing import (
     Union,
 )
 
+from ._foreign.rpmlib import Capability
 from .capabilities import Dependency, SimpleDep, leaves, parse_dependency, satisfied
 from .errors import PlanError
 from .providers import Offer, ProviderIndex
@@ -534,7 +535,8 @@ def _build_graph(facts: List[ComponentFacts], base_leaf: Callable[[SimpleDep], b
     # 170,000 BuildRequires are 21,000 strings): per leaf, the offers that meet it, each with the link
     # it makes for a static requirement, and all offers of its name, every component's (each component
     # leaves out its own). Links of generated requirements (labelled otherwise) are made when met.
-    meets: Dict[str, Tuple[Optional[Dependency], List[Tuple[str, List[Tuple[str, Any, str, Link]], List[Offer]]]]] = {}
+    Met = List[Tuple[str, Capability, str, Link]]  # (component, offer, source, link)
+    meets: Dict[str, Tuple[Optional[Dependency], List[Tuple[str, Met, List[Offer]]]]] = {}
     made: Dict[Tuple[str, int, str], Link] = {}
     for f in facts:
         b = f.name
@@ -545,11 +547,11 @@ def _build_graph(facts: List[ComponentFacts], base_leaf: Callable[[SimpleDep], b
             known = meets.get(dep)
             if known is None:
                 parsed = parse_dependency(dep)
-                per_leaf = []
+                per_leaf: List[Tuple[str, Met, List[Offer]]] = []
                 for leaf in (leaves(parsed) if parsed is not None else ()):
-                    met_all, offered_all = providers.meeting(leaf)
+                    meeting, offered = providers.meeting(leaf)
                     per_leaf.append((leaf.name, [(a, offer, source, Link(dep, str(offer), source, False))
-                                                 for a, offer, source in met_all], offered_all))
+                                                 for a, offer, source in meeting], offered))
                 known = meets[dep] = (parsed, per_leaf)
             node = known[0]
             if node is None:
@@ -566,9 +568,10 @@ def _build_graph(facts: List[ComponentFacts], base_leaf: Callable[[SimpleDep], b
                         soft = base_satisfies(dep)
                     if dynamic:
                         label = source if source in PREDICTED else "generated"
-                        link = made.get((dep, id(offer), label))
-                        if link is None:
-                            link = made[(dep, id(offer), label)] = Link(dep, str(offer), label, True)
+                        known_link = made.get((dep, id(offer), label))
+                        if known_link is None:
+                            known_link = made[(dep, id(offer), label)] = Link(dep, str(offer), label, True)
+                        link = known_link
                     if a not in caps_of:
                         caps_of[a], links_of[a], soft_of[a] = [leaf_name], [link], soft
                         continue

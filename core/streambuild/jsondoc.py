@@ -14,12 +14,14 @@ import json
 import json.decoder
 import re
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Tuple, Type, Union
+from typing import Any, Callable, Dict, List, NoReturn, Optional, Tuple, Type, Union
 
 from .errors import Location, StreamBuildError
 from .yamldoc import FORBIDDEN, Document, Marks, PathKey, check_text, decode
 
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
+#: The JSON string scanner of the standard library (its C one where built), which typeshed does not list.
+_scanstring: Callable[[str, int, bool], Tuple[str, int]] = getattr(json.decoder, "scanstring")
 _NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
 _LITERALS = (("true", True), ("false", False), ("null", None))
 
@@ -107,7 +109,7 @@ class _Parser:
         line, column = self.where_tuple(index)
         return Location(self.path, line, column)
 
-    def fail(self, message: str, index: Optional[int] = None) -> None:
+    def fail(self, message: str, index: Optional[int] = None) -> NoReturn:
         index = self.at if index is None else index
         if index >= len(self.text):
             message += " (the file ends here)"
@@ -131,7 +133,7 @@ class _Parser:
     def string(self) -> str:
         start = self.at
         try:
-            value, self.at = json.decoder.scanstring(self.text, self.at + 1, True)
+            value, self.at = _scanstring(self.text, self.at + 1, True)
         except json.JSONDecodeError as exc:
             self.fail(exc.msg, exc.pos if exc.pos > start else start)
         bad = FORBIDDEN.search(value)

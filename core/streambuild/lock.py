@@ -12,7 +12,7 @@ import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from . import gitops, jsondoc, values
 from .base import parse_base
@@ -154,7 +154,7 @@ def _known_keys(doc: Document, data: Dict[str, Any], key: PathKey, known: Tuple[
 
 
 def _string(doc: Document, data: Dict[str, Any], key: PathKey) -> str:
-    value = data.get(key[-1])
+    value = data.get(str(key[-1]))
     if not isinstance(value, str):
         raise LockError(f"{_show(key)} must be a string, found {_kind(value)}", doc.where(key))
     return value
@@ -176,7 +176,7 @@ def _locked_component(doc: Document, raw: Any, key: PathKey) -> LockedComponent:
         fields = {name: _string(doc, raw, key + (name,)) for name in _REQUIRED_COMPONENT_KEYS}
     name = fields["name"]
 
-    def checked(check: Any, field: str, *args: Any) -> str:
+    def checked(check: Callable[..., str], field: str, *args: Any) -> str:
         try:
             return check(fields[field], *args, None)  # the place is looked up only for an error
         except InputError:
@@ -423,10 +423,10 @@ def drift(lock: Lock, jobs: int = 8, known: Optional[Mapping[str, Mapping[str, s
                     answers[url] = refs
     found = []
     for comp in moving:
-        refs = answers.get(comp.url)
-        if refs is None:
+        current = answers.get(comp.url)
+        if current is None:
             continue
-        now = refs.get(comp.resolved)
+        now = current.get(comp.resolved)
         if now != comp.commit:
             found.append(Drift(comp.name, comp.ref, comp.commit, now))
     return found, unreachable

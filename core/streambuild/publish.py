@@ -12,7 +12,7 @@ import os
 import shutil
 import subprocess
 from dataclasses import dataclass
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from . import procs
 from .errors import EnvironmentProblem, PolicyDenied, PublishError
@@ -36,7 +36,7 @@ def rpm_name(path: str) -> str:
     return base.rsplit(".", 1)[0].rsplit("-", 2)[0]
 
 
-def check_unique_names(rpms_by_component: Dict[str, Sequence[str]]) -> None:
+def check_unique_names(rpms_by_component: Mapping[str, Sequence[str]]) -> None:
     """No two components of a set may ship a binary RPM of the same name (the policy's own rule, on the
     RPMs really built: a name analysis could not see, e.g. from a generated subpackage, is caught here)."""
     clashes = shared_binary_names({c: [rpm_name(p) for p in rpms_by_component[c]] for c in sorted(rpms_by_component)})
@@ -106,7 +106,7 @@ def make_repo(directory: str, rpms: Iterable[str]) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def publish(workdir: WorkDir, shipped: Dict[str, Sequence[str]], buildonly: Dict[str, Sequence[str]]) -> Published:
+def publish(workdir: WorkDir, shipped: Mapping[str, Sequence[str]], buildonly: Mapping[str, Sequence[str]]) -> Published:
     """Write the stream repo (shipped components) and the build-only repo."""
     check_unique_names({**shipped, **buildonly})
     stream = os.path.join(workdir.repos, STREAM_REPO)

@@ -24,6 +24,7 @@ from typing import (
     Sequence,
     Set,
     Tuple,
+    Union,
 )
 
 from .errors import PlanError
@@ -40,7 +41,7 @@ __all__ = [
     "lower_bound",
 ]
 
-Deps = Mapping[str, Sequence[str]]  # or a Dag
+Deps = Union[Mapping[str, Sequence[str]], "_Dag"]  # a mapping of dependencies, or the graph built once
 
 
 class _Dag:
@@ -52,7 +53,7 @@ class _Dag:
 
     __slots__ = ("nodes", "deps", "dependents", "order")
 
-    def __init__(self, deps: Deps) -> None:
+    def __init__(self, deps: Mapping[str, Sequence[str]]) -> None:
         nodes: List[str] = list(deps)
         known = set(nodes)
         clean: Dict[str, Tuple[str, ...]] = {}
@@ -104,7 +105,7 @@ class _Dag:
 Dag = _Dag
 
 
-def _dag(deps: "Deps | _Dag") -> _Dag:
+def _dag(deps: Deps) -> _Dag:
     return deps if isinstance(deps, _Dag) else _Dag(deps)
 
 

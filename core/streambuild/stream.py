@@ -384,7 +384,7 @@ class Stream:
     ) -> List[str]:
         request = self.install_request(packages, installroot, confirm)
         self.notify({"event": "phase", "phase": "install", "packages": list(packages), "installroot": request.installroot})
-        installed = self.plugins.registry.install_target(target)().install(request)
+        installed: List[str] = self.plugins.registry.install_target(target)().install(request)
         self.notify({"event": "phase", "phase": "install", "state": "end"})
         self.emit({"event": "installed", "target": target, "installroot": request.installroot, "packages": installed})
         return installed

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple, Type, Union
+from typing import Any, Dict, List, Optional, Set, Tuple, Type, Union
 
 import yaml
 
@@ -189,7 +189,7 @@ class _Builder:
         self.limits = limits
         self.marks: Marks = {}
         self.anchors: Dict[str, Tuple[Any, int]] = {}  # anchor -> (value, values it stands for)
-        self.open_anchors: set = set()
+        self.open_anchors: Set[str] = set()
         self.nodes = 0
 
     def fail(self, message: str, mark: Any) -> None:
@@ -290,7 +290,7 @@ class _Builder:
             self.fail(f"duplicate key {name!r}", event.start_mark)
         self.count(1, event.start_mark)
         self.marks[mapping.key + (name, "<key>")] = (event.start_mark.line + 1, event.start_mark.column + 1)
-        return name
+        return str(name)
 
     def anchor(self, event: Any) -> None:
         if event.anchor is not None and (event.anchor in self.anchors or event.anchor in self.open_anchors):
