@@ -497,6 +497,19 @@ def _fetch_into(git_dir: str, url: str, refspecs: Sequence[str], options: Sequen
              url, *refspecs], git_dir=git_dir, what=f"fetching {url}")
 
 
+def _reader_holding(git_dir: str, commit: str, url: str) -> Optional[ObjectReader]:
+    """An :class:`ObjectReader` over ``git_dir`` when it holds ``commit``, else ``None`` (nothing left open)."""
+    reader = ObjectReader(git_dir, f"reading {url}")
+    try:
+        if reader.has_commit(commit):
+            return reader
+    except BaseException:
+        reader.close()
+        raise
+    reader.close()
+    return None
+
+
 def source_reader(cache_dir: str, url: str, commit: str, full_ref: Optional[str] = None) -> ObjectReader:
     """An :class:`ObjectReader` over a repository that holds ``commit`` of ``url`` (close it after use).
 
@@ -510,14 +523,9 @@ def source_reader(cache_dir: str, url: str, commit: str, full_ref: Optional[str]
     values.check_commit(commit)
     local = local_repository(url)
     if local is not None:
-        reader = ObjectReader(local, f"reading {url}")
-        try:
-            if reader.has_commit(commit):
-                return reader
-        except BaseException:
-            reader.close()
-            raise
-        reader.close()
+        reader = _reader_holding(local, commit, url)
+        if reader is not None:
+            return reader
         return ObjectReader(fetch_commit(cache_dir, url, commit, full_ref), f"reading {url}")
     git_dir = source_mirror_path(cache_dir, url)
     with _mirror_lock(git_dir):
@@ -554,12 +562,7 @@ def source_reader(cache_dir: str, url: str, commit: str, full_ref: Optional[str]
                     if must and "couldn't find remote ref" not in exc.message:  # a locked branch since deleted
                         raise
                     continue
-            reader = ObjectReader(git_dir, f"reading {url}")
-            try:
-                if reader.has_commit(commit):
-                    return reader
-            except BaseException:
-                reader.close()
-                raise
-            reader.close()
+            reader = _reader_holding(git_dir, commit, url)
+            if reader is not None:
+                return reader
     raise SourceError(f"{url} does not have commit {commit} (was the branch force-pushed?)")

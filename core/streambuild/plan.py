@@ -189,6 +189,7 @@ def unmet_error(unmet: Sequence[graph.Unmet]) -> Optional[PlanError]:
     return PlanError("; ".join(u.describe() for u in fatal))
 
 
+@graph.gc_paused()  # tens of thousands of small acyclic objects: the collector would find nothing
 def make_plan(
     stream: str,
     base: str,
@@ -208,24 +209,6 @@ def make_plan(
     real Provides; the rest are predicted. Raises :class:`PlanError` for a cycle the base
     cannot break and for a versioned requirement the stream cannot meet.
     """
-    with graph.gc_paused():  # tens of thousands of small acyclic objects: the collector would find nothing
-        return _make_plan(stream, base, analyses, commits, buildonly, base_provides, durations, duration_sources,
-                          built, python_version, notes)
-
-
-def _make_plan(
-    stream: str,
-    base: str,
-    analyses: Mapping[str, Analysis],
-    commits: Mapping[str, str],
-    buildonly: Mapping[str, bool],
-    base_provides: "graph.BaseLike",
-    durations: Optional[Mapping[str, float]],
-    duration_sources: Optional[Mapping[str, str]],
-    built: Optional[Mapping[str, Mapping[str, Sequence[str]]]],
-    python_version: str,
-    notes: Sequence[str],
-) -> Plan:
     names: Sequence[str] = list(analyses)
     index = base_provides if isinstance(base_provides, BaseProvides) else None
     predicted = {n: predict(analyses[n], index, (built or {}).get(n), python_version) for n in names}

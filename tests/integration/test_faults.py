@@ -78,6 +78,20 @@ def _start(*args: str) -> "subprocess.Popen[str]":
                             stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
 
 
+def _kill_9(proc: "subprocess.Popen[str]") -> None:
+    proc.kill()  # SIGKILL: stream-build gets no chance to clean up
+    proc.communicate()
+
+
+def _left_after_kill(marker: str) -> List[str]:
+    """The processes mentioning ``marker`` still there 5 s after the kill (the kernel's parent-death
+    signal reaches the children at once; the grace is for their own exit)."""
+    deadline = time.monotonic() + 5
+    while _ours(marker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return _ours(marker)
+
+
 def test_kill_9_mid_build_leaves_no_rpmbuild_and_no_build_shell(forge, tmp_path):
     add_package(forge, "slow", "main", {"slow.spec": spec("slow", build="sleep 300 &\nsleep 300")})
     m = manifest(tmp_path / "s.yaml", forge, ["slow:main"])
@@ -90,12 +104,8 @@ def test_kill_9_mid_build_leaves_no_rpmbuild_and_no_build_shell(forge, tmp_path)
 
         _wait_for(started)
     finally:
-        proc.kill()
-        proc.communicate()
-    deadline = time.monotonic() + 5
-    while _ours(workdir) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert _ours(workdir) == []
+        _kill_9(proc)
+    assert _left_after_kill(workdir) == []
 
 
 def test_kill_9_while_git_waits_leaves_no_git(tmp_path):
@@ -109,12 +119,8 @@ def test_kill_9_while_git_waits_leaves_no_git(tmp_path):
         try:
             _wait_for(lambda: [p for p in _ours(url) if "git" in p])
         finally:
-            proc.kill()
-            proc.communicate()
-        deadline = time.monotonic() + 5
-        while _ours(url) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert _ours(url) == []
+            _kill_9(proc)
+        assert _left_after_kill(url) == []
 
 
 def _can_mount() -> bool:

@@ -42,11 +42,28 @@ def _running(token: str) -> List[int]:
 
 
 def _gone(token: str, timeout: float = 5.0) -> bool:
+    """Whether every process with ``token`` is gone, and stays gone for 0.3 s (not one between execs)."""
     deadline = time.monotonic() + timeout
+    absent_since = None
     while time.monotonic() < deadline:
-        if not _running(token):
+        if _running(token):
+            absent_since = None
+        elif absent_since is None:
+            absent_since = time.monotonic()
+        elif time.monotonic() - absent_since >= 0.3:
             return True
         time.sleep(0.05)
+    return False
+
+
+def _seen(token: str, count: int = 1, timeout: float = 5.0) -> bool:
+    """Whether ``count`` processes with ``token`` appear (a child between two execs, setpriv's and
+    the command's, can show an empty command line for a moment)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if len(_running(token)) >= count:
+            return True
+        time.sleep(0.02)
     return False
 
 
@@ -79,7 +96,7 @@ def test_without_procs_a_killed_parent_leaves_its_children_running() -> None:
 def test_a_child_dies_with_its_parent(group: bool) -> None:
     token = _token()
     parent = _parent(f"from streambuild import procs\nprocs.popen(['sleep', '{token}'], group={group})")
-    assert _running(token)
+    assert _seen(token)
     _kill(parent)
     assert _gone(token)
 
@@ -92,7 +109,7 @@ def test_a_group_dies_whole_with_its_parent_even_what_it_started_in_the_backgrou
         import time
         time.sleep(0.5)
     """)
-    assert len(_running(token)) == 3
+    assert _seen(token, 3) and len(_running(token)) == 3
     _kill(parent)
     assert _gone(token)
 
@@ -108,7 +125,7 @@ def test_a_child_started_from_a_worker_thread_dies_with_the_process() -> None:
         import time
         time.sleep(0.5)
     """)
-    assert _running(token)
+    assert _seen(token)
     _kill(parent)
     assert _gone(token)
 
