@@ -96,7 +96,7 @@ def main(argv: Sequence[str] = ()) -> int:
         for run in range(args.repeat):
             mine, theirs = tmp / f"ours{run}", tmp / f"dnf{run}"
             cmd_ours = [sys.executable, "-c", "import sys; from streambuild.cli import main; sys.exit(main())",
-                        "install", str(manifest), "benchpkg0", "--installroot", str(mine), "-y"]
+                        "install", "-m", str(manifest), "benchpkg0", "--installroot", str(mine), "-y"]
             cmd_dnf = ["/usr/bin/dnf", "--installroot", str(theirs), "--releasever", "44", "--setopt=reposdir=",
                        "--setopt=gpgcheck=0", "--setopt=install_weak_deps=0", "--setopt=metadata_expire=0",
                        f"--setopt=cachedir={tmp / 'dnf-cache'}", "--repofrompath", f"stream-build,file://{repo}",

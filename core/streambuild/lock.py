@@ -391,14 +391,15 @@ class Drift:
                 "'stream-build lock' to update")
 
 
-def drift(lock: Lock, jobs: int = 8, known: Optional[Mapping[str, Mapping[str, str]]] = None
-          ) -> Tuple[List[Drift], List[str]]:
+def drift(lock: Lock, jobs: int = 8, known: Optional[Mapping[str, Mapping[str, str]]] = None,
+          record: Optional[Dict[str, Mapping[str, str]]] = None) -> Tuple[List[Drift], List[str]]:
     """Which locked branches and tags have moved on their remotes (each repository asked once).
 
     ``known`` holds what remotes answered already in this run (URL -> refs, as
     :func:`resolve_lock` leaves them): those are not asked again; a repository on this host
     is read in place, any other asked with one ``ls-remote``. Returns the drifts, and the
     repositories that could not be asked (offline is not an error: the lock is what is built).
+    What the remotes asked here answered (the refs of ``lock``) is added to ``record``.
     """
     moving = [c for c in lock.components if c.resolved.startswith(("refs/heads/", "refs/tags/"))]
     wanted: Dict[str, List[str]] = {}
@@ -421,6 +422,8 @@ def drift(lock: Lock, jobs: int = 8, known: Optional[Mapping[str, Mapping[str, s
                     unreachable.append(f"{url}: {why}")
                 else:
                     answers[url] = refs
+                    if record is not None:
+                        record[url] = refs
     found = []
     for comp in moving:
         current = answers.get(comp.url)

@@ -13,27 +13,28 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from . import durations as durations_mod
 from . import journal as journal_mod
 from . import lock as lock_mod
-from . import dynamic, tools, values
-from .analyse import Analysis, AnalysisCache, SpecJob, analyse_all
-from .backends import choose as choose_backend
-from .baserepo import BaseProvides
-from .build import BuildReport, Executor, StreamJob
+from . import tools, values
 from .errors import BuildFailed, InputError, LockError
-from .graph import gc_paused
 from .install import InstallRequest
 from .manifest import Component, Manifest, load_manifest
-from .plan import Plan, make_plan
 from .plugins import Plugins, make_plugins
-from .publish import Published, publish
-from .results import ResultStore, facts_key
-from .sources import PreparedSource, prepare, prepared_source
 from .workdir import WorkDir, default_root
+
+# What only planning and building use is imported where they start, so that opening a stream
+# to install or to read its status does not pay for the planner, the analysis and the sources.
+if TYPE_CHECKING:
+    from . import durations as durations_mod
+    from .analyse import Analysis, AnalysisCache, SpecJob
+    from .baserepo import BaseProvides
+    from .build import BuildReport
+    from .plan import Plan
+    from .publish import Published
+    from .sources import PreparedSource
 
 LockMode = str  # "auto": reuse matching entries; "update": re-resolve all; "locked": never resolve
 
@@ -47,6 +48,8 @@ class Planned:
     sources: Mapping[str, PreparedSource]
     macros: Mapping[str, Tuple[Tuple[str, str], ...]]
     base: Optional[BaseProvides] = None
+    #: what the remotes answered while locking and checking drift (URL -> full ref -> commit)
+    remote_refs: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
 class Stream:
@@ -153,6 +156,8 @@ class Stream:
 
     def prepare(self, lock: lock_mod.Lock) -> Dict[str, PreparedSource]:
         """Every component's sources at its locked commit; those prepared by an earlier run are reused as they are."""
+        from .sources import prepare, prepared_source
+
         self.resolve_base()
         prepared: Dict[str, PreparedSource] = {}
         todo = []
@@ -181,12 +186,21 @@ class Stream:
         """Lock, prepare, analyse and plan. With ``drift`` (a build), the remotes of the refs kept from the
         lock are asked whether they moved, while the sources are prepared and analysed; a plan alone
         asks no remote about what the lock already holds."""
+        from .graph import gc_paused
+
         with gc_paused():  # reading and planning tens of thousands of components make no garbage cycles
             return self._plan(mode, known_durations, drift)
 
     def _plan(self, mode: LockMode, known_durations: Optional[durations_mod.KnownDurations], drift: bool) -> Planned:
+        from . import durations as durations_mod
+        from .analyse import AnalysisCache, analyse_all
+        from .plan import make_plan
+        from .results import ResultStore, facts_key
+
         lock, kept, answers = self._lock(mode)
-        checking = _Background(lambda: lock_mod.drift(kept, known=answers)) if drift and kept.components else None
+        asked: Dict[str, Mapping[str, str]] = {}
+        checking = (_Background(lambda: lock_mod.drift(kept, known=answers, record=asked))
+                    if drift and kept.components else None)
         sources = self.prepare(lock)
         macros = {c.name: self.macros_for(c) for c in self.manifest.components}
         jobs = self.spec_jobs(sources, macros)
@@ -226,17 +240,21 @@ class Stream:
         )
         if checking is not None:
             self._report_drift(checking.result())
-        return Planned(lock, plan, sources, macros, base)
+        return Planned(lock, plan, sources, macros, base, {**answers, **asked})
 
     def spec_jobs(self, sources: Mapping[str, PreparedSource],
                   macros: Optional[Mapping[str, Tuple[Tuple[str, str], ...]]] = None) -> List[SpecJob]:
         """What to analyse: every component's spec at its prepared sources, with its macros."""
+        from .analyse import SpecJob
+
         fallback = self.manifest.base.analysis_fallback()
         return [SpecJob(c.name, sources[c.name].spec_path, macros[c.name] if macros else self.macros_for(c),
                         sources[c.name].digest, fallback) for c in self.manifest.components]
 
     def base_index(self, analyses: Iterable[Analysis] = ()) -> Optional[BaseProvides]:
         """What the base's repositories (``base_repos:``) provide; ``None`` when the manifest lists none."""
+        from .baserepo import BaseProvides
+
         if not self.manifest.base_repos:
             return None
         files = {dep for a in analyses for dep in a.all_buildrequires if dep.startswith("/")}
@@ -245,6 +263,8 @@ class Stream:
     def _with_dynamic(self, jobs: Sequence[SpecJob], analyses: Dict[str, Analysis],
                       sources: Mapping[str, PreparedSource], cache: AnalysisCache) -> Dict[str, Analysis]:
         """Each analysis with what its ``%generate_buildrequires`` adds, as far as planning can learn it."""
+        from . import dynamic
+
         todo = [j for j in jobs if analyses[j.name].generators and analyses[j.name].dynamic is None]
         python = self.manifest.base.python3_version
 
@@ -278,6 +298,9 @@ class Stream:
         :class:`EnvironmentProblem` before anything is locked, fetched or built. A resumed
         run is not checked again when the run it continues was checked.
         """
+        from .backends import choose as choose_backend
+        from .build import Executor, StreamJob
+
         tools.require(tools.STREAM_TOOLS, "building a stream")
         registry = self.plugins.registry
         backend, backend_reason = choose_backend(backend, registry.backend_names)
@@ -341,6 +364,8 @@ class Stream:
         return report, published
 
     def publish(self, plan: Plan, report: BuildReport) -> Published:
+        from .publish import publish
+
         self.notify({"event": "phase", "phase": "publish"})
         shipped = {c.name: report.results[c.name].rpms for c in plan.components if not c.buildonly}
         buildonly = {c.name: report.results[c.name].rpms for c in plan.components if c.buildonly}

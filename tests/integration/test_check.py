@@ -174,3 +174,21 @@ def test_bad_check_inputs_exit_2_before_any_work(tmp_path, args, files, words):
     out = cli("check", "s.yaml", *args, cwd=tmp_path)
     assert out.code == 2 and words in out.stderr
     assert not (tmp_path / "s.lock").exists()
+
+
+def test_what_the_remote_answered_in_this_run_is_not_asked_again(tmp_path: Path) -> None:
+    """The preflight reuses the lock's and the drift check's answers: a branch whose head is still the
+    locked commit needs no remote; one that moved is fetched (here from a port nobody listens on)."""
+    from streambuild.errors import SourceError
+    from streambuild.lock import LockedComponent
+    from streambuild.policy.check import containing_branches
+
+    commit, other = "a" * 40, "b" * 40
+    locked = LockedComponent("p", "dist-git", "git://127.0.0.1:1/p", "release-1", "refs/heads/release-1", commit)
+    answered = {"refs/heads/release-1": commit, "refs/heads/release-1.1": commit, "refs/heads/main": other,
+                "refs/tags/v1": commit}
+    assert containing_branches(str(tmp_path), locked, answered) == ("release-1", "release-1.1")
+    with pytest.raises(SourceError):
+        containing_branches(str(tmp_path), locked, {"refs/heads/release-1": other})
+    with pytest.raises(SourceError):  # nothing answered: the remote is asked
+        containing_branches(str(tmp_path), locked)
