@@ -143,7 +143,7 @@ def _cli_on_small_disk(mount: Path, size: int, *args: str) -> Result:
 
 @needs_mount
 @pytest.mark.parametrize("size, stages", [(96 * 1024, ("creating a mirror", "fetching")),
-                                          (1024 * 1024, ("rpmbuild", "rpm"))])
+                                          (1024 * 1024, ("rpmbuild", "rpm", "the build of"))])
 def test_a_full_work_directory_is_exit_4_naming_the_file_system(forge, tmp_path, size, stages):
     """The disk fills up while git makes its mirrors (96 KiB: shallow mirrors of one ref take little), or while a build's root or rpmbuild fills it (1 MiB)."""
     m = forge.write_manifest(tmp_path / "s.yaml")

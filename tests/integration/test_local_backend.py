@@ -190,6 +190,8 @@ def test_a_consumer_compiles_links_and_runs_against_the_streams_library(forge, t
     assert "assumed from the host" in log and "gcc" in log
     assert events_of(out, "sbapp", "done")[0]["assumed_from_host"] == ["bash", "gcc", "make"]
     assert out.events()[-1]["backend"] == "local"
+    # one rpmbuild: the analysis read the BuildRequires exactly, and the SRPM -ba made says the same
+    assert " -ba -- " in log and " -bs -- " not in log
     # the human summary says so too, for a build and for an unchanged result
     text = cli("build", str(m))
     assert text.code == 0, text.stderr
@@ -206,6 +208,9 @@ def test_the_same_consumer_fails_without_the_streams_header(forge, tmp_path):
     assert out.code == 1
     [failed] = events_of(out, "sbapp", "failed")
     assert "sbz/sbz.h: No such file or directory" in failed["log_tail"]
+    # built once, in one pass from the analysis's BuildRequires; the SRPM made after it agreed
+    log = (tmp_path / ".stream-build" / "logs" / "sbapp.log").read_text()
+    assert log.count("Executing(%build)") == 1 and " -ba -- " in log and "building again" not in log
 
 
 def test_the_series_the_stream_picks_is_the_one_built_against(forge, tmp_path):
@@ -410,3 +415,36 @@ def test_bubblewrap_refused_by_the_kernel_is_refused_before_the_first_build(forg
         assert _mounts_under(top) == []
     finally:
         shutil.rmtree(top, ignore_errors=True)
+
+
+# A BuildRequire whose name changes at every parse: what the analysis read is never what the SRPM says.
+DRIFTING_SPEC = """\
+Name: sbdrift
+Version: 1.0
+Release: 1%{?dist}
+Summary: a spec whose BuildRequires differ between two parses
+License: MIT
+BuildArch: noarch
+BuildRequires: drift-%(tr -d - < /proc/sys/kernel/random/uuid)
+%description
+d
+%install
+mkdir -p %{buildroot}/usr/share/sbdrift
+%files
+/usr/share/sbdrift
+""" + CHANGELOG
+
+
+def test_a_build_whose_srpm_requires_what_the_analysis_did_not_read_is_made_again_srpm_first(forge, tmp_path):
+    add_package(forge, "sbdrift", "main", {"sbdrift.spec": DRIFTING_SPEC})
+    m = manifest(tmp_path / "s.yaml", forge, ["sbdrift:main"])
+    out = cli("build", str(m), "--json")
+    assert out.code == 0, out.stderr + out.stdout[-3000:]
+    log = result_log(tmp_path, "sbdrift")
+    assert "building again, SRPM first" in log and " -bs -- " in log and log.count("Executing(%install)") == 1
+    [srpm] = (tmp_path / ".stream-build" / "results" / "sbdrift").glob("*/*.src.rpm")
+    requires = subprocess.run(["rpm", "-qp", "--requires", str(srpm)], capture_output=True, text=True).stdout.split()
+    [drift] = [r for r in requires if r.startswith("drift-")]
+    # what was resolved (and is reported) is the SRPM's own requirement, not the one the analysis read
+    resolved = [r["requirement"] for r in summary(out)["sbdrift"]["buildrequires"]["buildrequires"]]
+    assert resolved == [drift]

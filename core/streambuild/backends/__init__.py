@@ -37,6 +37,9 @@ class BuildJob:
     cancel: Optional[threading.Event] = field(default=None, compare=False)  # set on Ctrl-C: stop now
     #: BuildRequires learned before the build (``%generate_buildrequires``), to resolve with the SRPM's own
     generated_requires: Tuple[str, ...] = ()
+    #: the source package's BuildRequires as the analysis read them with rpm and the build's own
+    #: macros (no stand-ins), when it could; a backend may build from them and check the SRPM after
+    expected_requires: Optional[Tuple[str, ...]] = None
 
     def __post_init__(self) -> None:
         # rpm expands macros in paths: the boundaries (options, manifest, work directory) refuse '%',

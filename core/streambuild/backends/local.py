@@ -2,7 +2,10 @@
 
 For each component:
 
-1. its SRPM is made (``rpmbuild -bs``) in a sandbox, since parsing a spec runs its macros;
+1. its SRPM is made (``rpmbuild -bs``) in a sandbox, since parsing a spec runs its macros
+   (when the analysis read the spec's BuildRequires exactly, the build starts from those
+   instead, as ``rpmbuild -ba``, and stands only if the SRPM it makes requires exactly
+   them; otherwise it is made again this way);
 2. the SRPM's exact BuildRequires, and those its ``%generate_buildrequires`` adds (learned before
    the build, :attr:`BuildJob.generated_requires`), are resolved (:func:`streambuild.buildreqs.resolve`)
    against the stream RPMs of what it depends on and against the host: a stream RPM, an
@@ -40,8 +43,8 @@ from .. import buildreqs, sandbox, tools
 from .._foreign import rpmlib
 from ..analyse import define_args
 from ..buildroot import DBPATH, make_tree
-from ..errors import EnvironmentProblem, InputError
-from ..plugins import hookimpl
+from ..errors import DiskFull, EnvironmentProblem, InputError
+from ..workdir import disk_full
 from . import BuildJob, BuildOutcome, collect, log_tail, run_logged
 
 #: Where, inside the scratch directory, each part of a build lives.
@@ -100,17 +103,17 @@ class LocalBackend:
         return ["rpmbuild", *define_args(macros), "--nodeps", mode, "--", job.spec_path]
 
     def _build(self, job: BuildJob, log: IO[str]) -> BuildOutcome:
-        scratch = job.work_dir
-        top = os.path.join(scratch, TOPDIR)
-        for sub in ("BUILD", "BUILDROOT", "RPMS", "SRPMS", "SOURCES", "SPECS"):
-            os.makedirs(os.path.join(top, sub), exist_ok=True)
-        os.makedirs(os.path.join(scratch, TMP), exist_ok=True)
-        what = f"the build of {job.component}"
         try:
             stream = [rpmlib.read_header(path) for path in job.dependency_rpms]
         except InputError as exc:
             return _fail(log, f"a dependency RPM cannot be used: {exc}; rebuild the component it came from "
                               "(remove its directory under the work directory's results/)")
+        if job.expected_requires is not None:
+            made = self._build_in_one_pass(job, log, stream)
+            if made is not None:
+                return made
+        top = self._fresh_scratch(job)
+        what = f"the build of {job.component}"
 
         # 1. the SRPM, whose header holds the exact BuildRequires
         if run_logged(sandbox.command(self._sandbox(job), self._rpmbuild(job, "-bs"), what), log,
@@ -120,15 +123,68 @@ class LocalBackend:
         if not srpms:
             return _fail(log, "rpmbuild -bs made no SRPM")
         srpm = rpmlib.read_header(srpms[0])
+        requires = tuple(dict.fromkeys((*srpm.requires, *job.generated_requires)))
+        return self._build_in_root(job, log, stream, requires, srpm.nevra, "-bb")
+
+    def _fresh_scratch(self, job: BuildJob) -> str:
+        """The build's scratch directories, empty; returns rpmbuild's ``_topdir``."""
+        scratch = job.work_dir
+        for part in (TOPDIR, TREE, LDCACHE, TMP):
+            shutil.rmtree(os.path.join(scratch, part), ignore_errors=True)
+        top = os.path.join(scratch, TOPDIR)
+        for sub in ("BUILD", "BUILDROOT", "RPMS", "SRPMS", "SOURCES", "SPECS"):
+            os.makedirs(os.path.join(top, sub), exist_ok=True)
+        os.makedirs(os.path.join(scratch, TMP), exist_ok=True)
+        return top
+
+    def _build_in_one_pass(self, job: BuildJob, log: IO[str], stream: List[rpmlib.PackageHeader]
+                           ) -> Optional[BuildOutcome]:
+        """``rpmbuild -ba`` in a build root made for the BuildRequires the analysis read exactly
+        (:attr:`BuildJob.expected_requires`), saving the SRPM's own sandbox before the build.
+
+        The outcome stands when the SRPM requires exactly what the root was made for (a failed
+        build's SRPM is made after it, to know). Otherwise (``None``) nothing of it is kept, its
+        log included, and the build is made again the usual way, SRPM first, so that a
+        BuildRequire only rpmbuild sees is resolved and reported as it always is.
+        """
+        assert job.expected_requires is not None
+        top = self._fresh_scratch(job)
+        requires = tuple(dict.fromkeys((*job.expected_requires, *job.generated_requires)))
+        mark = log.tell()
+        outcome = self._build_in_root(job, log, stream, requires, job.component, "-ba", quiet_failure=True)
+        if not outcome.ok and ((job.cancel is not None and job.cancel.is_set()) or _out_of_space(job)):
+            return outcome  # stopped, or the disk is full: building again would not help
+        if outcome.resolution is not None and outcome.resolution.ok:
+            srpm = outcome.srpm
+            if srpm is None and run_logged(sandbox.command(self._sandbox(job), self._rpmbuild(job, "-bs"),
+                                                           f"the SRPM of {job.component}"), log, cancel=job.cancel) == 0:
+                srpm = next(iter(collect(os.path.join(top, "SRPMS"), ".src.rpm")), None)
+            if srpm is not None and set((*rpmlib.read_header(srpm).requires, *job.generated_requires)) == set(requires):
+                return outcome
+        for path in (*outcome.rpms, *((outcome.srpm,) if outcome.srpm else ())):
+            os.unlink(path)
+        log.truncate(mark)
+        log.seek(mark)
+        log.write("[stream-build] the SRPM's BuildRequires are not those the analysis read: "
+                  "building again, SRPM first\n")
+        return None
+
+    def _build_in_root(self, job: BuildJob, log: IO[str], stream: List[rpmlib.PackageHeader], requires: Tuple[str, ...],
+                       needed_by: str, mode: str, quiet_failure: bool = False) -> BuildOutcome:
+        """Steps 2 to 4 of the module's docstring for ``requires``, then ``rpmbuild mode`` in the build root."""
+        scratch = job.work_dir
+        top = os.path.join(scratch, TOPDIR)
+        what = f"the build of {job.component}"
 
         # 2. where every BuildRequire comes from
-        requires = tuple(dict.fromkeys((*srpm.requires, *job.generated_requires)))
         resolution = buildreqs.resolve(requires, stream, self.host)
+        if not resolution.ok and quiet_failure:
+            return BuildOutcome(False, resolution=resolution)
         log.write("".join(f"[stream-build] {line}\n" for line in resolution.lines()))
         log.flush()
         if not resolution.ok:
             log.write("error: Failed build dependencies:\n")
-            log.write("".join(f"\t{r.text} is needed by {srpm.nevra}{_why(r)}\n" for r in resolution.missing))
+            log.write("".join(f"\t{r.text} is needed by {needed_by}{_why(r)}\n" for r in resolution.missing))
             names = ", ".join(r.text for r in resolution.missing)
             return BuildOutcome(False, message=f"failed build dependencies: {names}", resolution=resolution)
 
@@ -138,25 +194,31 @@ class LocalBackend:
             return BuildOutcome(False, message="cannot install the stream RPMs it needs into its build root: "
                                                + (_last_line(job.log_path) or "rpm failed"), resolution=resolution)
 
-        # 4. the dynamic linker's cache of that build root, as glibc's ldconfig trigger makes it in one
-        files: Tuple[Tuple[str, str], ...] = ()
+        # 4. and 5. the build, with that tree laid over the host; first, in the same sandbox, the
+        # dynamic linker's cache of that build root, as glibc's ldconfig trigger makes it in one
+        box = self._sandbox(job, (tree,))
+        command = self._rpmbuild(job, mode)
         library_dirs = _library_dirs(tree)
+        made = None
         if library_dirs:
             cache_dir = os.path.join(scratch, LDCACHE)
             os.makedirs(cache_dir)
-            cache = os.path.join(cache_dir, "ld.so.cache")
-            box = dataclasses.replace(self._sandbox(job, (tree,)), writable=(cache_dir,))
-            if run_logged(sandbox.command(box, ["ldconfig", "-X", "-C", cache, *library_dirs], what), log,
-                          cancel=job.cancel) != 0 or not os.path.exists(cache):
+            conf, cache, made = (os.path.join(cache_dir, name) for name in ("ld.so.conf", "ld.so.cache", "made"))
+            with open(conf, "w", encoding="utf-8") as handle:  # the tree's directories first, then the host's
+                handle.write("".join(f"{d}\n" for d in library_dirs) + "include /etc/ld.so.conf\n")
+            open(cache, "wb").close()  # shown as /etc/ld.so.cache; filled in place before rpmbuild starts
+            box = dataclasses.replace(box, writable=(*box.writable, cache_dir), files=((cache, "/etc/ld.so.cache"),))
+            command = ["sh", "-c", 'conf=$1 cache=$2 made=$3; shift 3; ldconfig -X -f "$conf" -C "$made" '
+                       '&& cat "$made" > "$cache" && exec "$@"', "sh", conf, cache, made, *command]
+        code = run_logged(sandbox.command(box, command, what), log, cancel=job.cancel)
+        if code != 0:
+            if made is not None and not os.path.getsize(os.path.join(scratch, LDCACHE, "ld.so.cache")):
                 return BuildOutcome(False, message="ldconfig cannot index the build root's libraries",
                                     resolution=resolution)
-            files = ((cache, "/etc/ld.so.cache"),)
-
-        # 5. the build, with that tree laid over the host
-        box = dataclasses.replace(self._sandbox(job, (tree,)), files=files)
-        code = run_logged(sandbox.command(box, self._rpmbuild(job, "-bb"), what), log, cancel=job.cancel)
-        if code != 0:
             return BuildOutcome(False, message=f"rpmbuild exited with {code}", resolution=resolution)
+        srpms = collect(os.path.join(top, "SRPMS"), ".src.rpm")
+        if not srpms:
+            return _fail(log, f"rpmbuild {mode} made no SRPM")
         os.makedirs(job.output_dir, exist_ok=True)
         rpms = []
         for path in collect(os.path.join(top, "RPMS"), ".rpm"):
@@ -202,14 +264,7 @@ def _out_of_space(job: BuildJob) -> bool:
     return stat.f_bavail * stat.f_frsize < (1 << 20)
 
 
-def _no_space(job: BuildJob, detail: str) -> EnvironmentProblem:
-    where = os.path.dirname(os.path.abspath(job.work_dir))
-    return EnvironmentProblem(
-        f"the build of {job.component} ran out of disk space in {where} ({detail}); free space there or "
-        "use another --workdir, then continue with --resume"
-    )
-
-
-@hookimpl
-def streambuild_register(registry) -> None:  # type: ignore[no-untyped-def]
-    registry.add_backend("local", LocalBackend)
+def _no_space(job: BuildJob, detail: str) -> DiskFull:
+    """A build that filled its file system: exit 4, said as every full disk is (:func:`streambuild.workdir.disk_full`)."""
+    full = disk_full(os.path.dirname(os.path.abspath(job.work_dir)), f"writing its files ({detail})")
+    return DiskFull(f"the build of {job.component} ran out of disk space: {full.message} (then continue with --resume)")
