@@ -1,6 +1,7 @@
 """Built-in plugins registered by name and imported when first used (:func:`streambuild.plugins.lazy`).
 
-The Koji backend (:mod:`streambuild.koji.client`), the container install target
+The build backends (:mod:`streambuild.backends.local`, :mod:`streambuild.backends.mock`), the
+Koji backend (:mod:`streambuild.koji.client`), the container install target
 (:mod:`streambuild.targets.container`) and the forge types (:mod:`streambuild.forges`) are
 plugins like any other; registering them here, without importing them, keeps a command
 from paying for what it does not use.
@@ -21,6 +22,8 @@ FORGES = {
 
 @hookimpl(trylast=True)
 def streambuild_register(registry: Any) -> None:
+    registry.add_backend("local", lazy("streambuild.backends.local:LocalBackend"))
+    registry.add_backend("mock", lazy("streambuild.backends.mock:MockBackend"))
     registry.add_stream_backend("koji", lazy("streambuild.koji.client:KojiBackend"))
     registry.add_install_target("container", lazy("streambuild.targets.container:ContainerTarget"))
     for kind, path in FORGES.items():

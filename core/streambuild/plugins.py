@@ -16,8 +16,6 @@ hookimpl = pluggy.HookimplMarker("streambuild")
 #: Built-in plugins, registered exactly like third-party ones. :mod:`streambuild.builtins` registers
 #: the Koji backend, the container target and the forges without importing them (:func:`lazy`).
 BUILTIN_PLUGINS = (
-    "streambuild.backends.local",
-    "streambuild.backends.mock",
     "streambuild.targets.installroot",
     "streambuild.policy.rules",
     "streambuild.builtins",

@@ -23,7 +23,6 @@ from .. import tools
 from ..analyse import define_args
 from ..base import Base
 from ..errors import EnvironmentProblem
-from ..plugins import hookimpl
 from . import BuildJob, BuildOutcome, collect, run_logged
 
 #: Where mock looks for a config named on its command line.
@@ -87,8 +86,3 @@ class MockBackend:
             else:
                 rpms.append(dest)
         return BuildOutcome(True, tuple(rpms), srpm, "built")
-
-
-@hookimpl
-def streambuild_register(registry) -> None:  # type: ignore[no-untyped-def]
-    registry.add_backend("mock", MockBackend)
