@@ -269,6 +269,37 @@ class _Worker:
         self.proc.wait()
 
 
+class Parsers:
+    """Sandboxed parser processes started before the specs they will parse are there (a cold plan
+    starts them while it locks and fetches, so that their start costs no wall time), each with a
+    read-only view of ``readable``; :func:`parse_specs` takes them over, :meth:`close` stops the rest."""
+
+    def __init__(self, readable: Sequence[str], count: int) -> None:
+        self.readable = tuple(os.path.abspath(p) for p in readable)
+        self._lock = threading.Lock()
+        self._idle: List[_Worker] = []
+        try:
+            for _ in range(count):
+                self._idle.append(_Worker(self.readable))
+        except BaseException:
+            self.close()
+            raise
+
+    def covers(self, paths: Sequence[str]) -> bool:
+        """Whether every one of ``paths`` is in the parsers' view."""
+        return all(any(os.path.abspath(p).startswith(root.rstrip("/") + "/") for root in self.readable) for p in paths)
+
+    def take(self) -> Optional[_Worker]:
+        with self._lock:
+            return self._idle.pop() if self._idle else None
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for worker in idle:
+            worker.stop()
+
+
 def readable_roots(paths: Sequence[str]) -> List[str]:
     """The fewest directories that hold every spec's directory (what the sandbox binds back)."""
     dirs = sorted({os.path.dirname(os.path.abspath(p)) for p in paths})
@@ -284,16 +315,20 @@ def readable_roots(paths: Sequence[str]) -> List[str]:
     return roots
 
 
-def parse_specs(jobs: Sequence[SpecJob], workers: int = 0, timeout: float = SPEC_TIMEOUT) -> Dict[str, Dict[str, Any]]:
+def parse_specs(jobs: Sequence[SpecJob], workers: int = 0, timeout: float = SPEC_TIMEOUT,
+                parsers: Optional[Parsers] = None) -> Dict[str, Dict[str, Any]]:
     """Parser results for every job, by component name, from sandboxed workers in parallel.
 
     A spec that hangs (``%(sleep 1000)``, ``%{lua: while true do end}``) is answered with an
-    error after ``timeout`` seconds; its worker is killed and replaced.
+    error after ``timeout`` seconds; its worker is killed and replaced. ``parsers`` started
+    earlier are used first, when every spec is in their view.
     """
     results: Dict[str, Dict[str, Any]] = {}
     if not jobs:
         return results
-    readable = readable_roots([j.spec_path for j in jobs])
+    if parsers is not None and not parsers.covers([j.spec_path for j in jobs]):
+        parsers = None
+    readable = list(parsers.readable) if parsers is not None else readable_roots([j.spec_path for j in jobs])
     count = max(1, min(len(jobs), workers or (os.cpu_count() or 2)))
     todo: "queue.Queue[SpecJob]" = queue.Queue()
     for job in jobs:
@@ -309,7 +344,7 @@ def parse_specs(jobs: Sequence[SpecJob], workers: int = 0, timeout: float = SPEC
                 except queue.Empty:
                     return
                 if worker is None:
-                    worker = _Worker(readable)
+                    worker = (parsers.take() if parsers is not None else None) or _Worker(readable)
                 answer = worker.ask(job.request(), timeout)
                 if answer is None:
                     worker.kill()
@@ -383,6 +418,11 @@ class AnalysisCache:
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
+    def empty(self) -> bool:
+        """Whether nothing has been analysed in this work directory yet (a cold plan)."""
+        return not os.path.exists(self.path) and not any(
+            len(name) == 2 for name in (os.listdir(self.directory) if os.path.isdir(self.directory) else ()))
+
     def get(self, job: SpecJob) -> Optional[Analysis]:
         key = job.cache_key()
         with self._lock:
@@ -425,8 +465,10 @@ class AnalysisCache:
                 raise
 
 
-def analyse_all(jobs: Sequence[SpecJob], cache: Optional[AnalysisCache] = None, workers: int = 0) -> Dict[str, Analysis]:
-    """Analyse every job (cached ones are not parsed again), in manifest order.
+def analyse_all(jobs: Sequence[SpecJob], cache: Optional[AnalysisCache] = None, workers: int = 0,
+                parsers: Optional[Parsers] = None) -> Dict[str, Analysis]:
+    """Analyse every job (cached ones are not parsed again), in manifest order, with ``parsers``
+    started beforehand where they can (:func:`parse_specs`).
 
     Every spec that fails is reported together in one :class:`AnalysisError`, naming each.
     """
@@ -439,7 +481,7 @@ def analyse_all(jobs: Sequence[SpecJob], cache: Optional[AnalysisCache] = None, 
         else:
             todo.append(job)
     failures: List[str] = []
-    parsed = parse_specs(todo, workers)
+    parsed = parse_specs(todo, workers, parsers=parsers)
     made = []
     for job in todo:
         try:

@@ -166,10 +166,24 @@ def has_commit(git_dir: str, commit: str) -> bool:
 
 
 def fetch_commit(cache_dir: str, url: str, commit: str, full_ref: Optional[str] = None) -> str:
-    """Make sure a local bare mirror of ``url`` has ``commit``; return the mirror's path."""
+    """Make sure a local bare mirror of ``url`` has ``commit``; return the mirror's path.
+
+    Threads of this process fetch into one mirror in turn (as in :func:`fetch_branches`)."""
     values.check_url(url, "repository URL")
     values.check_commit(commit)
     git_dir = mirror_path(cache_dir, url)
+    with _mirror_lock(git_dir):
+        return _fetch_commit(git_dir, cache_dir, url, commit, full_ref)
+
+
+def fetch_branches(git_dir: str, url: str) -> None:
+    """Make the mirror's branches exactly the remote's (new ones added, moved ones moved, gone ones gone)."""
+    with _mirror_lock(git_dir):
+        run_git(["fetch", "--quiet", "--prune", "--no-tags", "--no-write-fetch-head", "--end-of-options", url,
+                 "+refs/heads/*:refs/heads/*"], git_dir=git_dir, what=f"fetching the branches of {url}")
+
+
+def _fetch_commit(git_dir: str, cache_dir: str, url: str, commit: str, full_ref: Optional[str]) -> str:
     fresh = not os.path.isdir(git_dir)
     if fresh:
         os.makedirs(cache_dir, exist_ok=True)

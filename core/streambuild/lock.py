@@ -68,11 +68,6 @@ class Lock:
         }
 
 
-def lock_path(manifest: Manifest) -> str:
-    stem = os.path.splitext(manifest.path)[0]
-    return f"{stem}.lock"
-
-
 _TOP_KEYS = ("version", "base", "components")
 _COMPONENT_KEYS = ("name", "type", "url", "ref", "resolved", "commit", "spec_source")
 _REQUIRED_COMPONENT_KEYS = _COMPONENT_KEYS[:-1]
@@ -328,16 +323,39 @@ class _Listings:
         values.check_url(url, "repository URL")
         if url not in self.answers and gitops.local_repository(url) is not None:
             return gitops.resolve(url, ref)  # read in place: nothing to share
+        self._list(url)
+        return gitops.resolve(url, ref, self.answers[url])
+
+    def _list(self, url: str) -> None:
         with self._guard:
             lock = self._locks.setdefault(url, threading.Lock())
         with lock:
             if url not in self.answers:
                 self.answers[url] = gitops.ls_remote(url)
-        return gitops.resolve(url, ref, self.answers[url])
+
+    def ask_ahead(self, url: str) -> None:
+        """Ask ``url`` now, in the background, for a :meth:`resolve` that may follow (a failure is
+        left for that call to report)."""
+        try:
+            values.check_url(url, "repository URL")
+        except InputError:
+            return
+        if gitops.local_repository(url) is not None:
+            return
+
+        def ask() -> None:
+            try:
+                self._list(url)
+            except SourceError:
+                pass
+
+        threading.Thread(target=ask, daemon=True).start()
 
 
 def _resolve_component(comp: Component, git_cache: str, listed: Optional[_Listings] = None) -> LockedComponent:
     listed = listed or _Listings({})
+    if comp.source_type == "git" and not comp.spec and comp.distgit_repo_url:
+        listed.ask_ahead(comp.distgit_repo_url)  # while upstream is asked and fetched, in case it has no spec
     try:
         resolved = listed.resolve(comp.repo_url, comp.ref)
     except SourceError as exc:
@@ -391,15 +409,14 @@ class Drift:
                 "'stream-build lock' to update")
 
 
-def drift(lock: Lock, jobs: int = 8, known: Optional[Mapping[str, Mapping[str, str]]] = None,
-          record: Optional[Dict[str, Mapping[str, str]]] = None) -> Tuple[List[Drift], List[str]]:
+def drift(lock: Lock, jobs: int = 8, known: Optional[Mapping[str, Mapping[str, str]]] = None
+          ) -> Tuple[List[Drift], List[str]]:
     """Which locked branches and tags have moved on their remotes (each repository asked once).
 
     ``known`` holds what remotes answered already in this run (URL -> refs, as
     :func:`resolve_lock` leaves them): those are not asked again; a repository on this host
     is read in place, any other asked with one ``ls-remote``. Returns the drifts, and the
     repositories that could not be asked (offline is not an error: the lock is what is built).
-    What the remotes asked here answered (the refs of ``lock``) is added to ``record``.
     """
     moving = [c for c in lock.components if c.resolved.startswith(("refs/heads/", "refs/tags/"))]
     wanted: Dict[str, List[str]] = {}
@@ -422,8 +439,6 @@ def drift(lock: Lock, jobs: int = 8, known: Optional[Mapping[str, Mapping[str, s
                     unreachable.append(f"{url}: {why}")
                 else:
                     answers[url] = refs
-                    if record is not None:
-                        record[url] = refs
     found = []
     for comp in moving:
         current = answers.get(comp.url)
@@ -448,3 +463,46 @@ def changes(old: Optional[Lock], new: Lock) -> List[str]:
             lines.append(f"{comp.name} {ref} {prior.commit[:7]} \u2192 {comp.commit[:7]}")
     lines += [f"{name} removed" for name in before]
     return lines
+
+
+# -- which branches hold the locked commits (the policy checks ask) ------------------
+
+
+def containing_branches(git_cache: str, locked: LockedComponent,
+                        known: Optional[Mapping[str, str]] = None) -> Tuple[str, ...]:
+    """The branches of the component's repository that contain its locked commit, as the remote has them now.
+
+    A repository on this host is read in place. Of any other, when the locked branch's head is
+    still the locked commit (as the remote answered in this run, ``known``, else one
+    ``ls-remote``), the branches whose head it is are the answer:
+    what the rules decide on (whether any branch holds the commit; a branch ref's own name) is
+    the same as with every branch containing it, and no mirror of every branch is fetched.
+    Otherwise (a tag, a commit, a branch that moved or was force-pushed) the mirror's branches
+    are fetched to match the remote's and asked.
+    """
+    local = gitops.local_repository(locked.url)
+    if local is not None:
+        if not gitops.has_commit(local, locked.commit):
+            return ()
+        return tuple(sorted(gitops.branches_containing(local, locked.commit)))
+    if locked.resolved.startswith("refs/heads/"):
+        refs = known if known is not None and locked.resolved in known else gitops.ls_remote(locked.url)
+        if refs.get(locked.resolved) == locked.commit:
+            return tuple(sorted(name[len("refs/heads/"):] for name, oid in refs.items()
+                                if name.startswith("refs/heads/") and oid == locked.commit))
+    git_dir = gitops.mirror_path(git_cache, locked.url)
+    if not os.path.isdir(git_dir):
+        git_dir = gitops.fetch_commit(git_cache, locked.url, locked.commit, locked.resolved)
+    gitops.fetch_branches(git_dir, locked.url)
+    if not gitops.has_commit(git_dir, locked.commit):
+        return ()
+    return tuple(sorted(gitops.branches_containing(git_dir, locked.commit)))
+
+
+def reachability(git_cache: str, lock: Lock, workers: int = 8,
+                 known: Optional[Mapping[str, Mapping[str, str]]] = None) -> Dict[str, Tuple[str, ...]]:
+    """The branches containing each component's locked commit (see :func:`containing_branches`)."""
+    answered = known or {}
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(lock.components) or 1))) as pool:
+        found = pool.map(lambda c: (c.name, containing_branches(git_cache, c, answered.get(c.url))), lock.components)
+        return dict(found)

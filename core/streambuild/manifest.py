@@ -77,6 +77,11 @@ class Manifest:
     def directory(self) -> str:
         return os.path.dirname(os.path.abspath(self.path))
 
+    @property
+    def lock_path(self) -> str:
+        """The lock beside the manifest: ``.lock`` for ``.yaml`` (``stream-build.lock``)."""
+        return f"{os.path.splitext(self.path)[0]}.lock"
+
     def __post_init__(self) -> None:
         object.__setattr__(self, "_index", {c.name: c for c in reversed(self.components)})  # the first wins
 

@@ -13,11 +13,10 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from . import journal as journal_mod
-from . import lock as lock_mod
 from . import tools, values
 from .errors import BuildFailed, InputError, LockError
 from .install import InstallRequest
@@ -29,7 +28,8 @@ from .workdir import WorkDir, default_root
 # to install or to read its status does not pay for the planner, the analysis and the sources.
 if TYPE_CHECKING:
     from . import durations as durations_mod
-    from .analyse import Analysis, AnalysisCache, SpecJob
+    from . import lock as lock_mod
+    from .analyse import Analysis, AnalysisCache, Parsers, SpecJob
     from .baserepo import BaseProvides
     from .build import BuildReport
     from .plan import Plan
@@ -48,8 +48,8 @@ class Planned:
     sources: Mapping[str, PreparedSource]
     macros: Mapping[str, Tuple[Tuple[str, str], ...]]
     base: Optional[BaseProvides] = None
-    #: what the remotes answered while locking and checking drift (URL -> full ref -> commit)
-    remote_refs: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    #: the branches containing each locked commit, when the plan was asked to find them (``reach``)
+    branches: Optional[Mapping[str, Tuple[str, ...]]] = None
 
 
 class Stream:
@@ -64,7 +64,7 @@ class Stream:
         self.manifest: Manifest = load_manifest(manifest_path)
         self.workdir = WorkDir(default_root(self.manifest.path, workdir))
         self.config_path = config_path  # stream-build's config file (--config), for the policy checks
-        self.lock_path = lock_mod.lock_path(self.manifest)
+        self.lock_path = self.manifest.lock_path
         self.plugins = plugins or make_plugins()
         self.jobs = max(1, jobs)
         self.journal = journal_mod.Journal(self.workdir.journal)
@@ -98,6 +98,8 @@ class Stream:
         branch that moved since is a warning (the locked commit is built). ``lock_changes`` says
         afterwards what a re-resolution changed.
         """
+        from . import lock as lock_mod
+
         new, kept, answers = self._lock(mode)
         if drift:
             self._report_drift(lock_mod.drift(kept, known=answers) if kept.components else ([], []))
@@ -105,6 +107,8 @@ class Stream:
 
     def _lock(self, mode: LockMode) -> Tuple[lock_mod.Lock, lock_mod.Lock, Dict[str, Dict[str, str]]]:
         """The lock; the part of it kept from the existing lock; what remotes were asked on the way."""
+        from . import lock as lock_mod
+
         existing = lock_mod.read_existing(self.lock_path, replace_corrupt=(mode == "update"))
         self.lock_changes: List[str] = []
         answers: Dict[str, Dict[str, str]] = {}
@@ -182,31 +186,49 @@ class Stream:
         return {c.name: prepared[c.name] for c in self.manifest.components}
 
     def plan(self, mode: LockMode = "auto", known_durations: Optional[durations_mod.KnownDurations] = None,
-             drift: bool = False) -> Planned:
+             drift: bool = False, reach: bool = False) -> Planned:
         """Lock, prepare, analyse and plan. With ``drift`` (a build), the remotes of the refs kept from the
-        lock are asked whether they moved, while the sources are prepared and analysed; a plan alone
-        asks no remote about what the lock already holds."""
+        lock are asked whether they moved, and with ``reach`` (a build's policy checks) which branches
+        hold the locked commits, both while the sources are prepared and analysed; a plan alone asks
+        no remote about what the lock already holds."""
         from .graph import gc_paused
 
         with gc_paused():  # reading and planning tens of thousands of components make no garbage cycles
-            return self._plan(mode, known_durations, drift)
+            return self._plan(mode, known_durations, drift, reach)
 
-    def _plan(self, mode: LockMode, known_durations: Optional[durations_mod.KnownDurations], drift: bool) -> Planned:
+    def _plan(self, mode: LockMode, known_durations: Optional[durations_mod.KnownDurations], drift: bool,
+              reach: bool) -> Planned:
+        from .analyse import AnalysisCache, Parsers
+
+        cache = AnalysisCache(self.workdir.path("analysis"))
+        parsers = None
+        if cache.empty() and self.manifest.components:  # a cold plan: the parsers start while sources are fetched
+            sources_dir = self.workdir.path("sources")
+            os.makedirs(sources_dir, exist_ok=True)
+            parsers = Parsers([sources_dir], min(len(self.manifest.components), os.cpu_count() or 2))
+        try:
+            return self._planned(mode, known_durations, drift, reach, cache, parsers)
+        finally:
+            if parsers is not None:
+                parsers.close()
+
+    def _planned(self, mode: LockMode, known_durations: Optional[durations_mod.KnownDurations], drift: bool,
+                 reach: bool, cache: AnalysisCache, parsers: Optional[Parsers]) -> Planned:
         from . import durations as durations_mod
-        from .analyse import AnalysisCache, analyse_all
+        from . import lock as lock_mod
+        from .analyse import analyse_all
         from .plan import make_plan
         from .results import ResultStore, facts_key
 
         lock, kept, answers = self._lock(mode)
-        asked: Dict[str, Mapping[str, str]] = {}
-        checking = (_Background(lambda: lock_mod.drift(kept, known=answers, record=asked))
-                    if drift and kept.components else None)
+        checking = _Background(lambda: lock_mod.drift(kept, known=answers)) if drift and kept.components else None
+        reaching = (_Background(lambda: lock_mod.reachability(self.workdir.git_cache, lock, known=answers))
+                    if reach else None)
         sources = self.prepare(lock)
         macros = {c.name: self.macros_for(c) for c in self.manifest.components}
         jobs = self.spec_jobs(sources, macros)
-        cache = AnalysisCache(self.workdir.path("analysis"))
         self.notify({"event": "phase", "phase": "analyse", "components": len(jobs)})
-        analyses = self._with_dynamic(jobs, analyse_all(jobs, cache), sources, cache)
+        analyses = self._with_dynamic(jobs, analyse_all(jobs, cache, parsers=parsers), sources, cache)
         self.notify({"event": "phase", "phase": "analyse", "state": "end"})
         base = self.base_index(analyses.values())
         store = ResultStore(self.workdir.results)
@@ -240,7 +262,7 @@ class Stream:
         )
         if checking is not None:
             self._report_drift(checking.result())
-        return Planned(lock, plan, sources, macros, base, {**answers, **asked})
+        return Planned(lock, plan, sources, macros, base, reaching.result() if reaching is not None else None)
 
     def spec_jobs(self, sources: Mapping[str, PreparedSource],
                   macros: Optional[Mapping[str, Tuple[Tuple[str, str], ...]]] = None) -> List[SpecJob]:
@@ -316,10 +338,11 @@ class Stream:
             backend_obj: Any = factory(**backend_options) if backend_options else factory()
         except TypeError as exc:
             raise InputError(f"build backend {backend!r} does not take these options: {exc}") from None
-        planned = self.plan(mode, backend_obj.known_durations if whole_streams else None, drift=True)  # a hub's build history
+        checked = bool(resume and last is not None and last.start.get("checked"))
+        planned = self.plan(mode, backend_obj.known_durations if whole_streams else None,  # a hub's build history
+                            drift=True, reach=check and not checked)
         if resume and last is not None and last.start.get("lock") not in (None, planned.lock.to_json()):
             raise LockError(f"--resume: {self.lock_path} changed since the interrupted run; build without --resume")
-        checked = bool(resume and last is not None and last.start.get("checked"))
         findings = []
         if check and not checked:
             from .policy import check as policy_check

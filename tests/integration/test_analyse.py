@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from conftest import loopback_listener, needs_rpm, spec
-from streambuild.analyse import AnalysisCache, SpecJob, analyse_all, analyse_spec
+from streambuild.analyse import AnalysisCache, Parsers, SpecJob, analyse_all, analyse_spec
 from streambuild.base import parse_base
 from streambuild.errors import AnalysisError
 
@@ -82,6 +82,37 @@ def test_cache_skips_the_parser(tmp_path):
     assert analyse_all([_job(path)], cache) == first
     with pytest.raises(AnalysisError):
         analyse_all([_job(path, digest="changed")], cache)
+
+
+def test_parsers_started_before_the_specs_exist_parse_them_with_the_same_answers(tmp_path):
+    """A cold plan starts its parsers while it fetches: their view is the sources directory, read-only."""
+    root = tmp_path / "sources"
+    root.mkdir()
+    parsers = Parsers([str(root)], 2)
+    try:
+        (root / "a").mkdir()
+        first = root / "a" / "good.spec"
+        first.write_text(spec("good", buildrequires=["x"]))
+        (root / "b").mkdir()
+        second = root / "b" / "cond.spec"
+        second.write_text(CONDITIONAL)
+        found = analyse_all([_job(first), _job(second)], parsers=parsers)
+        assert parsers.take() is None  # both were used
+        assert found == analyse_all([_job(first), _job(second)])  # as fresh parsers answer
+        # a spec outside their view is parsed by parsers of its own
+        outside = tmp_path / "elsewhere.spec"
+        outside.write_text(spec("elsewhere"))
+        spare = Parsers([str(root)], 1)
+        try:
+            assert analyse_all([_job(outside)], parsers=spare)["elsewhere"].name == "elsewhere"
+            unused = spare.take()
+            assert unused is not None  # left as it was
+            unused.stop()
+        finally:
+            spare.close()
+    finally:
+        parsers.close()
+    assert not parsers.covers([str(outside)]) and parsers.covers([str(first)])
 
 
 # -- reviewing a stream is safe: spec macros run in the sandbox ------------------------------

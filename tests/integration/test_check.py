@@ -181,7 +181,7 @@ def test_what_the_remote_answered_in_this_run_is_not_asked_again(tmp_path: Path)
     locked commit needs no remote; one that moved is fetched (here from a port nobody listens on)."""
     from streambuild.errors import SourceError
     from streambuild.lock import LockedComponent
-    from streambuild.policy.check import containing_branches
+    from streambuild.lock import containing_branches
 
     commit, other = "a" * 40, "b" * 40
     locked = LockedComponent("p", "dist-git", "git://127.0.0.1:1/p", "release-1", "refs/heads/release-1", commit)

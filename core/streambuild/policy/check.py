@@ -21,9 +21,7 @@ the build with :class:`~streambuild.errors.PolicyDenied` before anything is buil
 
 from __future__ import annotations
 
-import os
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import (
     TYPE_CHECKING,
@@ -36,13 +34,12 @@ from typing import (
     Tuple,
 )
 
-from .. import gitops
 from .. import journal as journal_mod
 from ..analyse import AnalysisCache, analyse_all
 from ..baserepo import package_names
 from ..errors import PolicyDenied
 from ..forgeconfig import Config, PolicySettings
-from ..lock import Lock, LockedComponent
+from ..lock import Lock, reachability
 from . import (
     DENY,
     WARN,
@@ -76,52 +73,6 @@ class CheckOptions:
 # -- facts -------------------------------------------------------------------------
 
 
-def _fetch_branches(git_dir: str, url: str) -> None:
-    """Make the mirror's branches exactly the remote's (new ones added, moved ones moved, gone ones gone)."""
-    gitops.run_git(["fetch", "--quiet", "--prune", "--no-tags", "--no-write-fetch-head", "--end-of-options", url,
-                    "+refs/heads/*:refs/heads/*"], git_dir=git_dir, what=f"fetching the branches of {url}")
-
-
-def containing_branches(git_cache: str, locked: LockedComponent,
-                        known: Optional[Mapping[str, str]] = None) -> Tuple[str, ...]:
-    """The branches of the component's repository that contain its locked commit, as the remote has them now.
-
-    A repository on this host is read in place. Of any other, when the locked branch's head is
-    still the locked commit (as the remote answered in this run, ``known``, else one
-    ``ls-remote``), the branches whose head it is are the answer:
-    what the rules decide on (whether any branch holds the commit; a branch ref's own name) is
-    the same as with every branch containing it, and no mirror of every branch is fetched.
-    Otherwise (a tag, a commit, a branch that moved or was force-pushed) the mirror's branches
-    are fetched to match the remote's and asked.
-    """
-    local = gitops.local_repository(locked.url)
-    if local is not None:
-        if not gitops.has_commit(local, locked.commit):
-            return ()
-        return tuple(sorted(gitops.branches_containing(local, locked.commit)))
-    if locked.resolved.startswith("refs/heads/"):
-        refs = known if known is not None and locked.resolved in known else gitops.ls_remote(locked.url)
-        if refs.get(locked.resolved) == locked.commit:
-            return tuple(sorted(name[len("refs/heads/"):] for name, oid in refs.items()
-                                if name.startswith("refs/heads/") and oid == locked.commit))
-    git_dir = gitops.mirror_path(git_cache, locked.url)
-    if not os.path.isdir(git_dir):
-        git_dir = gitops.fetch_commit(git_cache, locked.url, locked.commit, locked.resolved)
-    _fetch_branches(git_dir, locked.url)
-    if not gitops.has_commit(git_dir, locked.commit):
-        return ()
-    return tuple(sorted(gitops.branches_containing(git_dir, locked.commit)))
-
-
-def reachability(git_cache: str, lock: Lock, workers: int = 8,
-                 known: Optional[Mapping[str, Mapping[str, str]]] = None) -> Dict[str, Tuple[str, ...]]:
-    """The branches containing each component's locked commit (see :func:`containing_branches`)."""
-    answered = known or {}
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(lock.components) or 1))) as pool:
-        found = pool.map(lambda c: (c.name, containing_branches(git_cache, c, answered.get(c.url))), lock.components)
-        return dict(found)
-
-
 def base_packages(urls: Sequence[str]) -> Optional[FrozenSet[str]]:
     """The binary package names of the base's repositories; None when none are listed."""
     if not urls:
@@ -137,11 +88,12 @@ def analysed_packages(stream: "Stream", lock: Lock) -> Dict[str, Tuple[str, ...]
     return {name: a.package_names for name, a in analyses.items()}
 
 
-def policy_input(stream: "Stream", lock: Lock, packages: Mapping[str, Tuple[str, ...]],
-                 options: CheckOptions, known: Optional[Mapping[str, Mapping[str, str]]] = None) -> PolicyInput:
-    """Everything the rules need to know about the stream set (see the module docstring); ``known``:
-    what the remotes answered earlier in this run (see :func:`reachability`)."""
-    branches = reachability(stream.workdir.git_cache, lock, known=known)
+def policy_input(stream: "Stream", lock: Lock, packages: Mapping[str, Tuple[str, ...]], options: CheckOptions,
+                 branches: Optional[Mapping[str, Tuple[str, ...]]] = None) -> PolicyInput:
+    """Everything the rules need to know about the stream set (see the module docstring); ``branches``:
+    those containing each locked commit, when already known (:func:`streambuild.lock.reachability`)."""
+    if branches is None:
+        branches = reachability(stream.workdir.git_cache, lock)
     manifest = stream.manifest
     components = []
     for comp in manifest.components:
@@ -212,7 +164,7 @@ def preflight(stream: "Stream", planned: "Planned", options: Optional[CheckOptio
 
         options = CheckOptions.from_config(config or forgeconfig.load(), stream.plugins)
     packages = {c.name: c.analysis.package_names for c in planned.plan.components}
-    findings = evaluate(policy_input(stream, planned.lock, packages, options, planned.remote_refs), stream.plugins.registry.policy_rules)
+    findings = evaluate(policy_input(stream, planned.lock, packages, options, planned.branches), stream.plugins.registry.policy_rules)
     findings = advisory(findings, options.policy.advisory)
     stream.plugins.hook.streambuild_event(event={
         "event": "policy", "time": time.time(), "findings": [f.to_json() for f in findings],
