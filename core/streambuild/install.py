@@ -1,12 +1,14 @@
 """Installing the stream's packages: with libdnf5 where it imports, DNF4 otherwise.
 
 An install into the host (``/``) runs in this process with the host's own rpm
-configuration. An install into any other root runs in a child process
-(``python -m streambuild.install``) whose rpm is told where the root keeps its database
-(:mod:`streambuild.rootdb`): the root's own database if it has one, else the base's path,
-so that the result is the same whoever installs and whatever their ``$HOME``. The child
-asks the parent before changing anything: the transaction's NEVRAs go up a pipe, the
-``confirm`` answer comes back down, as DNF's own prompt would.
+configuration. An install into any other root uses the root's own rpm database if it has
+one, else the base's path (:mod:`streambuild.rootdb`), so that the result is the same
+whoever installs and whatever their ``$HOME``. With DNF4 it runs in this process, rpm's
+``%_dbpath`` defined for the install's time, as DNF's plugin does (:mod:`._foreign.dnf4`).
+libdnf5 reads rpm's configuration itself when it sets up, so with libdnf5 the install runs
+in a child process (``python -m streambuild.install``) whose rpm configuration files name
+that path; the child asks the parent before changing anything: the transaction's NEVRAs go
+up a pipe, the ``confirm`` answer comes back down, as DNF's own prompt would.
 """
 
 from __future__ import annotations
@@ -81,10 +83,19 @@ def install(request: InstallRequest) -> List[str]:
     if root == "/":
         return list(_module(dnf_api()).install(request.packages, repos, root, request.releasever,
                                                request.cachedir, STREAM_REPO_ID, request.confirm))
-    dnf_findable()  # the child imports it: not here as well (a quarter of a second)
+    api = dnf_findable()  # with libdnf5 the child imports it: not here as well
     os.makedirs(root, exist_ok=True)
     dbpath = rootdb.dbpath_for(root, request.rpmdb)
+    if api == "dnf4":
+        return _install_here(dataclasses.replace(request, installroot=root), repos, dbpath)
     return _install_in_child(dataclasses.replace(request, installroot=root), repos, dbpath)
+
+
+def _install_here(request: InstallRequest, repos: Mapping[str, str], dbpath: str) -> List[str]:
+    """DNF4 in this process, rpm's ``%_dbpath`` defined as ``dbpath`` while it installs (then as before)."""
+    return list(_module("dnf4").install(request.packages, repos, request.installroot, request.releasever,
+                                        os.path.abspath(request.cachedir), STREAM_REPO_ID, request.confirm,
+                                        dbpath=dbpath))
 
 
 # -- an install into a root, in a process of its own ------------------------------
@@ -158,14 +169,7 @@ def _child(argv: Sequence[str]) -> int:
     up = os.fdopen(int(argv[1]), "w", encoding="utf-8")
     try:
         data = _receive(down)
-        from ._foreign import rpmlib
-
-        configured = rpmlib.expand("%{_dbpath}")
-        if configured != data["dbpath"]:
-            raise EnvironmentProblem(
-                f"cannot point rpm at {data['dbpath']} in {data['installroot']}: this host's rpm "
-                f"configuration insists on %_dbpath {configured}"
-            )
+        rootdb.require_dbpath(data["dbpath"], data["installroot"])
 
         def confirm(items: List[str]) -> bool:
             _send(up, {"confirm": items})

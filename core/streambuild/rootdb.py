@@ -25,6 +25,8 @@ import re
 import tempfile
 from typing import Dict, Iterator, Mapping, Optional
 
+from .errors import EnvironmentProblem
+
 __all__ = ["DB_DIRS", "existing_dbpath", "dbpath_for", "macros_environment"]
 
 #: Database directories rpm has used, newest first.
@@ -70,6 +72,18 @@ def dbpath_for(root: str, default: str) -> str:
     if not default.startswith("/") or any(ch.isspace() or ch == "%" for ch in default):
         raise ValueError(f"not an absolute database path: {default!r}")
     return existing_dbpath(root) or default
+
+
+def require_dbpath(dbpath: str, installroot: str) -> None:
+    """Refuse to go on when this process's rpm does not use ``dbpath`` (a configuration insisting on its own)."""
+    from ._foreign import rpmlib
+
+    configured = rpmlib.expand("%{_dbpath}")
+    if configured != dbpath:
+        raise EnvironmentProblem(
+            f"cannot point rpm at {dbpath} in {installroot}: this host's rpm "
+            f"configuration insists on %_dbpath {configured}"
+        )
 
 
 @contextlib.contextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -162,3 +163,37 @@ def test_an_older_installed_version_is_upgraded_to_the_streams_and_a_newer_one_k
     versions = subprocess.run(["rpm", "--root", str(root), "--dbpath", FEDORA_DB, "-q", "tinyup"],
                               capture_output=True, text=True).stdout.split()
     assert versions == ["tinyup-2.0-1.fc44.noarch"]
+
+
+CHILD = """
+import json, sys
+from streambuild.install import STREAM_REPO_ID, InstallRequest, _install_in_child
+root, repo, cache, answer = sys.argv[1:]
+request = InstallRequest(packages=["tinyllm"], stream_repo=repo, installroot=root, releasever="44", cachedir=cache,
+                         confirm=lambda items: answer == "yes" and "tinyllm" in " ".join(items))
+try:
+    print(json.dumps(_install_in_child(request, {STREAM_REPO_ID: "file://" + repo}, "/usr/lib/sysimage/rpm")))
+except Exception as exc:
+    print(type(exc).__name__, exc)
+"""
+
+
+def test_the_child_process_install_of_libdnf5_hosts_works_with_dnf4_too(built, tmp_path):
+    """With libdnf5 (Fedora 41+) an install into a root runs in a child whose rpm configuration names the
+    root's database, asking the parent before it changes anything; driven here through DNF4."""
+    root, home = tmp_path / "root", tmp_path / "carol"
+    home.mkdir()
+    root.mkdir()
+    repo = built["manifest"].parent / ".stream-build" / "repos" / "stream"
+
+    def child(answer: str) -> str:
+        proc = subprocess.run([sys.executable, "-c", CHILD, str(root), str(repo), str(tmp_path / "cache"), answer],
+                              capture_output=True, text=True, timeout=300, env={**os.environ, "HOME": str(home)})
+        assert "Traceback" not in proc.stderr, proc.stderr
+        return proc.stdout.strip()
+
+    assert child("no").startswith("InstallAborted")
+    assert rpm_qa(root) == []
+    installed = json.loads(child("yes"))
+    assert sorted(n.rsplit("-", 2)[0] for n in installed) == ["tinyllm", "tinypython3.11", "tinytorch"]
+    assert databases(root) == [FEDORA_DB] and rpm_qa(root) == ["tinyllm", "tinypython3.11", "tinytorch"]

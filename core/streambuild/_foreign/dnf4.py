@@ -25,15 +25,25 @@ def install(
     cachedir: str,
     provided_by: str,
     confirm: Optional[Callable[[List[str]], bool]] = None,
+    dbpath: Optional[str] = None,
 ) -> List[str]:
     """Install ``packages`` and their runtime dependencies; return the NEVRAs installed.
 
     :param repos: repository id -> baseurl.
     :param provided_by: the repository id every requested package must come from.
     :param confirm: called with the transaction's NEVRAs; a false answer aborts before anything is installed.
+    :param dbpath: the rpm database path inside ``installroot``, defined for the install's time
+        (after DNF has read rpm's configuration, which it does when its Base is made).
     """
+    from .. import rootdb
+    from . import rpmlib
+
     base = dnf.Base()
+    if dbpath is not None:
+        rpmlib.define("_dbpath", dbpath)
     try:
+        if dbpath is not None:
+            rootdb.require_dbpath(dbpath, installroot)
         conf = base.conf
         conf.installroot = installroot
         conf.cachedir = cachedir
@@ -69,6 +79,8 @@ def install(
         return items
     finally:
         base.close()
+        if dbpath is not None:
+            rpmlib.undefine("_dbpath")
 
 
 def mark_install(base: "dnf.Base", packages: Sequence[str], provided_by: str) -> None:

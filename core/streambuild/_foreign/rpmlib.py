@@ -82,6 +82,11 @@ def define(name: str, value: str) -> None:
     require().addMacro(name, value)
 
 
+def undefine(name: str) -> None:
+    """Undo the last :func:`define` of ``name``: the definition before it is back."""
+    require().delMacro(name)
+
+
 def _flags(operator: Optional[str]) -> int:
     module = require()
     if not operator:
