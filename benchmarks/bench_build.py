@@ -15,7 +15,7 @@ tinyconf and the C program tinyzip compiled and tested against both) is served o
   prepared them), one after the other from one ``sh`` script, no sandbox, no build root
   (``--nodeps``; what a build needs of the stream installed by hand, see :func:`shell_script`).
 
-It prints the median of ``--repeat`` pairs (default 3) of ``build/shell`` (target ≤ 1.3) and the
+It prints the median of ``--repeat`` pairs (default 5) of ``build/shell`` (target ≤ 1.3) and the
 seconds of both. Run from the work tree's root as root (the build roots need namespaces):
 ``.venv/bin/python benchmarks/bench_build.py [--repeat 3]``.
 """
@@ -98,7 +98,7 @@ def shell_script(manifest: Path, work: Path) -> str:
 
 def main(argv: Sequence[str] = ()) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=3, help="pairs of runs (median; default 3)")
+    parser.add_argument("--repeat", type=int, default=5, help="pairs of runs (median; default 5)")
     parser.add_argument("--stack", default="full", choices=localforge.STACKS,
                         help="the example's full stack (default: the toy one and tinyz, tinyconf, tinyzip) or the toy one")
     args = parser.parse_args(list(argv))
