@@ -211,6 +211,7 @@ def test_the_same_consumer_fails_without_the_streams_header(forge, tmp_path):
     # built once, in one pass from the analysis's BuildRequires; the SRPM made after it agreed
     log = (tmp_path / ".stream-build" / "logs" / "sbapp.log").read_text()
     assert log.count("Executing(%build)") == 1 and " -ba -- " in log and "building again" not in log
+    assert "Bad exit status" in log.rstrip().splitlines()[-1]  # the log ends as the build did
 
 
 def test_the_series_the_stream_picks_is_the_one_built_against(forge, tmp_path):

@@ -156,9 +156,11 @@ class LocalBackend:
             return outcome  # stopped, or the disk is full: building again would not help
         if outcome.resolution is not None and outcome.resolution.ok:
             srpm = outcome.srpm
-            if srpm is None and run_logged(sandbox.command(self._sandbox(job), self._rpmbuild(job, "-bs"),
-                                                           f"the SRPM of {job.component}"), log, cancel=job.cancel) == 0:
-                srpm = next(iter(collect(os.path.join(top, "SRPMS"), ".src.rpm")), None)
+            if srpm is None:  # a failed build: its SRPM, made aside (the build's log ends with the build's error)
+                with open(os.path.join(job.work_dir, "srpm.log"), "w", encoding="utf-8") as aside:
+                    if run_logged(sandbox.command(self._sandbox(job), self._rpmbuild(job, "-bs"),
+                                                  f"the SRPM of {job.component}"), aside, cancel=job.cancel) == 0:
+                        srpm = next(iter(collect(os.path.join(top, "SRPMS"), ".src.rpm")), None)
             if srpm is not None and set((*rpmlib.read_header(srpm).requires, *job.generated_requires)) == set(requires):
                 return outcome
         for path in (*outcome.rpms, *((outcome.srpm,) if outcome.srpm else ())):
