@@ -18,7 +18,7 @@ Messages that show a URL show it through :func:`redact`, which hides user inform
 from __future__ import annotations
 
 import re
-from typing import Optional, Tuple
+from typing import Any, Dict, Optional, Set, Tuple
 from urllib.parse import urlsplit
 
 from .errors import Location, UnsafeValueError
@@ -55,8 +55,27 @@ def check_name(value: str, what: str = "package name", where: Optional[Location]
     return value
 
 
+#: Values already found valid, by check (a manifest and its lock name the same refs and URLs
+#: tens of thousands of times); bounded, since a long-lived process may see many.
+_VALID: Dict[str, Set[Any]] = {"ref": set(), "url": set()}
+_VALID_LIMIT = 1 << 16
+
+
+def _known_valid(kind: str, key: Any) -> bool:
+    return key in _VALID[kind]
+
+
+def _valid(kind: str, key: Any) -> None:
+    known = _VALID[kind]
+    if len(known) >= _VALID_LIMIT:
+        known.clear()
+    known.add(key)
+
+
 def check_ref(value: str, what: str = "ref", where: Optional[Location] = None) -> str:
     """A git branch, tag or commit name, following git-check-ref-format plus no shell characters."""
+    if type(value) is str and _known_valid("ref", value):
+        return value
     if not isinstance(value, str) or not value:
         raise UnsafeValueError(f"{what} must be a non-empty string", where)
     problem = None
@@ -74,6 +93,7 @@ def check_ref(value: str, what: str = "ref", where: Optional[Location] = None) -
         problem = "is longer than 255 characters"
     if problem:
         raise UnsafeValueError(f"{what} {_describe(value)} is not a valid git ref: it {problem}", where)
+    _valid("ref", value)
     return value
 
 
@@ -121,6 +141,8 @@ def check_relative_path(value: str, what: str = "path", where: Optional[Location
 
 def check_url(value: str, what: str = "URL", where: Optional[Location] = None, schemes: Tuple[str, ...] = URL_SCHEMES) -> str:
     """A repository or lookaside URL with an allowed scheme (never ``ext::`` or an option)."""
+    if type(value) is str and _known_valid("url", (value, schemes)):
+        return value
     if not isinstance(value, str) or not value:
         raise UnsafeValueError(f"{what} must be a non-empty string", where)
     if value.startswith("-") or _URL_FORBIDDEN.search(value):
@@ -137,6 +159,7 @@ def check_url(value: str, what: str = "URL", where: Optional[Location] = None, s
     if parts.scheme == "file":
         if not parts.path.startswith("/") or parts.netloc not in ("", "localhost"):
             raise UnsafeValueError(f"{what} {_describe(value)} must be an absolute file:// URL", where)
+        _valid("url", (value, schemes))
         return value
     host = parts.netloc.rpartition("@")[2]
     if not parts.hostname or host.startswith(":"):
@@ -149,6 +172,7 @@ def check_url(value: str, what: str = "URL", where: Optional[Location] = None, s
         raise UnsafeValueError(f"{what} {_describe(value)} has port 0", where)
     if parts.username is not None and parts.username.startswith("-"):
         raise UnsafeValueError(f"{what} {_describe(value)} has a user name starting with '-'", where)
+    _valid("url", (value, schemes))
     return value
 
 
