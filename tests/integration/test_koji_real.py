@@ -101,7 +101,7 @@ class RealKoji:
 
     def cli(self, *args: str, user: str = "alice", timeout: float = 2400) -> Result:
         proc = subprocess.run([sys.executable, "-m", "streambuild.cli", *args, "--profile", f"hub-{user}",
-                               "--config", str(self.koji_conf)], capture_output=True, text=True, timeout=timeout,
+                               "--koji-config", str(self.koji_conf)], capture_output=True, text=True, timeout=timeout,
                               stdin=subprocess.DEVNULL, env=dict(os.environ, STREAM_BUILD_CONFIG=str(self.tmp / "f.toml")))
         assert "Traceback" not in proc.stderr, proc.stderr
         return Result(proc.returncode, proc.stdout, proc.stderr)
@@ -187,10 +187,10 @@ def test_plugin_mode_to_closed_then_watch_and_install(real, tmp_path):
     assert all(c["state"] == "done" for c in result["components"])
     repo = tmp_path / ".stream-build" / "repos" / "stream" / "repodata" / "repomd.xml"
     assert repo.is_file()
-    installed = subprocess.run([sys.executable, "-m", "streambuild.cli", "install", str(m), "-y"],
+    installed = subprocess.run([sys.executable, "-m", "streambuild.cli", "install", "-m", str(m), "-y"],
                                capture_output=True, text=True, timeout=600)
     assert installed.returncode == 0, installed.stderr
-    assert subprocess.run(["rpm", "--root", str(root), "-q", c], capture_output=True).returncode == 0
+    assert subprocess.run(["rpm", "--root", str(root), "--dbpath", "/usr/lib/sysimage/rpm", "-q", c], capture_output=True).returncode == 0
     real.record("plugin mode: koji build --nowait, koji watch, install", "\n".join([
         f"stream task {task_id}: CLOSED; stream tag {tag}",
         f"regenerations: {regen['count']} (bound {regen['bound']}, plan depth {regen['depth']}), newRepo tasks of "
