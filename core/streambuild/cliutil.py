@@ -20,7 +20,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, TYPE
 import click
 
 from . import render, values
-from .errors import EXIT_INTERRUPTED, InputError, StreamBuildError
+from .errors import EXIT_INTERRUPTED, EnvironmentProblem, InputError, StreamBuildError
 
 if TYPE_CHECKING:
     from .stream import Stream
@@ -94,10 +94,12 @@ def handle_errors(func: F, interrupted: Optional[str] = None) -> F:
                 raise
             message = interrupted or interrupted_message()
             fail(message, EXIT_INTERRUPTED, StreamBuildError(message))
-        except OSError as exc:
-            if not is_disk_full(exc):
-                raise
-            error = disk_full(exc.filename, f"writing {exc.filename}" if exc.filename else "writing a file")
+        except OSError as exc:  # what no module turned into its own error: the host's answer, said as such
+            if is_disk_full(exc):
+                error: StreamBuildError = disk_full(exc.filename, f"writing {exc.filename}" if exc.filename else "writing a file")
+            else:
+                where = f": {exc.filename}" if exc.filename else ""
+                error = EnvironmentProblem(f"{exc.strerror or exc}{where}")
             if host() is not None:
                 raise error from None
             fail(str(error), error.exit_code, error)

@@ -173,8 +173,14 @@ class WorkDir:
 
     def acquire(self) -> "WorkDir":
         """Hold the work directory for this run; refuse if another run holds it."""
-        os.makedirs(self.root, exist_ok=True)
-        fd = os.open(self.path("lock"), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            os.makedirs(self.root, exist_ok=True)
+            fd = os.open(self.path("lock"), os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            if is_disk_full(exc):
+                raise disk_full(self.root, "creating the work directory") from None
+            raise EnvironmentProblem(f"cannot use {self.root} as the work directory: {exc.strerror or exc} "
+                                     "(name another with --workdir)") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:

@@ -62,6 +62,17 @@ def test_bad_arguments_exit_2(tmp_path, args, words):
     assert out.code == 2 and words in out.stderr
 
 
+@pytest.mark.parametrize("workdir", ["/proc/stream-build-here", "{tmp}/a-file/below"])
+@pytest.mark.parametrize("command", ["lock", "plan", "build"])
+def test_a_work_directory_that_cannot_be_made_is_exit_4_naming_it(tmp_path, workdir, command):
+    (tmp_path / "s.yaml").write_text(GOOD)
+    (tmp_path / "a-file").write_text("not a directory")
+    where = workdir.format(tmp=tmp_path)
+    out = cli(command, "s.yaml", "--workdir", where, cwd=tmp_path)
+    assert out.code == 4, out.stderr
+    assert f"cannot use {where} as the work directory: " in out.stderr and "Traceback" not in out.stderr
+
+
 def test_status_without_runs(tmp_path):
     (tmp_path / "s.yaml").write_text(GOOD)
     out = cli("status", "s.yaml", cwd=tmp_path)
