@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 from . import rootdb
+from .workdir import disk_full, is_disk_full
 from .errors import (EXIT_BAD_INPUT, EXIT_ENVIRONMENT, EnvironmentProblem, InputError, InstallAborted, InstallError,
                      StreamBuildError)
 
@@ -84,7 +85,12 @@ def install(request: InstallRequest) -> List[str]:
         return list(_module(dnf_api()).install(request.packages, repos, root, request.releasever,
                                                request.cachedir, STREAM_REPO_ID, request.confirm))
     api = dnf_findable()  # with libdnf5 the child imports it: not here as well
-    os.makedirs(root, exist_ok=True)
+    try:
+        os.makedirs(root, exist_ok=True)
+    except OSError as exc:
+        if is_disk_full(exc):
+            raise disk_full(root, "creating the installroot") from None
+        raise EnvironmentProblem(f"cannot make the installroot {root}: {exc.strerror or exc}") from None
     dbpath = rootdb.dbpath_for(root, request.rpmdb)
     if api == "dnf4":
         return _install_here(dataclasses.replace(request, installroot=root), repos, dbpath)

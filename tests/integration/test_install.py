@@ -197,3 +197,10 @@ def test_the_child_process_install_of_libdnf5_hosts_works_with_dnf4_too(built, t
     installed = json.loads(child("yes"))
     assert sorted(n.rsplit("-", 2)[0] for n in installed) == ["tinyllm", "tinypython3.11", "tinytorch"]
     assert databases(root) == [FEDORA_DB] and rpm_qa(root) == ["tinyllm", "tinypython3.11", "tinytorch"]
+
+
+def test_an_installroot_that_cannot_be_made_is_exit_4_naming_it(built, tmp_path):
+    (tmp_path / "a-file").write_text("not a directory")
+    for root in ("/proc/stream-build-root", str(tmp_path / "a-file" / "below")):
+        out = cli_as(tmp_path, "install", "-m", str(built["manifest"]), "--installroot", root, "-y")
+        assert out.code == 4 and f"cannot make the installroot {root}: " in out.stderr, out.stderr
