@@ -24,8 +24,6 @@ _WHITESPACE = re.compile(r"[ \t\n\r]*")
 _scanstring: Callable[[str, int, bool], Tuple[str, int]] = getattr(json.decoder, "scanstring")
 _NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
 _LITERALS = (("true", True), ("false", False), ("null", None))
-#: A number :func:`quick` must look at: 100 digits in a row, or an exponent of three digits.
-_HUGE_NUMBER = re.compile(r"[0-9]{100}|[eE][-+]?[0-9]{3}")
 
 
 @dataclass(frozen=True)
@@ -70,18 +68,6 @@ def quick(data: bytes, limits: Limits = Limits()) -> Optional[Any]:
         value = json.loads(text, object_pairs_hook=pairs, parse_constant=constant)
     except (ValueError, RecursionError):
         return None
-    if type(value) in (dict, list) and "\\" not in text and not _HUGE_NUMBER.search(text):
-        # no escapes: every string holds only characters of the text, checked above; no number
-        # long enough to be out of range: only the depth is left to check
-        containers = [(value, 0)]
-        while containers:
-            item, depth = containers.pop()
-            if depth >= limits.max_depth:
-                return None
-            for child in (item.values() if type(item) is dict else item):
-                if type(child) is dict or type(child) is list:
-                    containers.append((child, depth + 1))
-        return value
     stack = [(value, 0)]
     while stack:  # what the positional parser checks beyond JSON: depth, strings, numbers
         item, depth = stack.pop()
