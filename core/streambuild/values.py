@@ -61,10 +61,6 @@ _VALID: Dict[str, Set[Any]] = {"ref": set(), "url": set()}
 _VALID_LIMIT = 1 << 16
 
 
-def _known_valid(kind: str, key: Any) -> bool:
-    return key in _VALID[kind]
-
-
 def _valid(kind: str, key: Any) -> None:
     known = _VALID[kind]
     if len(known) >= _VALID_LIMIT:
@@ -74,7 +70,7 @@ def _valid(kind: str, key: Any) -> None:
 
 def check_ref(value: str, what: str = "ref", where: Optional[Location] = None) -> str:
     """A git branch, tag or commit name, following git-check-ref-format plus no shell characters."""
-    if type(value) is str and _known_valid("ref", value):
+    if type(value) is str and value in _VALID["ref"]:
         return value
     if not isinstance(value, str) or not value:
         raise UnsafeValueError(f"{what} must be a non-empty string", where)
@@ -141,7 +137,7 @@ def check_relative_path(value: str, what: str = "path", where: Optional[Location
 
 def check_url(value: str, what: str = "URL", where: Optional[Location] = None, schemes: Tuple[str, ...] = URL_SCHEMES) -> str:
     """A repository or lookaside URL with an allowed scheme (never ``ext::`` or an option)."""
-    if type(value) is str and _known_valid("url", (value, schemes)):
+    if type(value) is str and (value, schemes) in _VALID["url"]:
         return value
     if not isinstance(value, str) or not value:
         raise UnsafeValueError(f"{what} must be a non-empty string", where)
