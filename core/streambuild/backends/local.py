@@ -267,6 +267,5 @@ def _out_of_space(job: BuildJob) -> bool:
 
 
 def _no_space(job: BuildJob, detail: str) -> DiskFull:
-    """A build that filled its file system: exit 4, said as every full disk is (:func:`streambuild.workdir.disk_full`)."""
-    full = disk_full(os.path.dirname(os.path.abspath(job.work_dir)), f"writing its files ({detail})")
-    return DiskFull(f"the build of {job.component} ran out of disk space: {full.message} (then continue with --resume)")
+    """A build that filled its file system, said as every full disk is; the executor names the build."""
+    return disk_full(os.path.dirname(os.path.abspath(job.work_dir)), f"writing its files ({detail})")
