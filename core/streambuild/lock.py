@@ -480,20 +480,17 @@ def containing_branches(git_cache: str, locked: LockedComponent,
     Otherwise (a tag, a commit, a branch that moved or was force-pushed) the mirror's branches
     are fetched to match the remote's and asked.
     """
-    local = gitops.local_repository(locked.url)
-    if local is not None:
-        if not gitops.has_commit(local, locked.commit):
-            return ()
-        return tuple(sorted(gitops.branches_containing(local, locked.commit)))
-    if locked.resolved.startswith("refs/heads/"):
-        refs = known if known is not None and locked.resolved in known else gitops.ls_remote(locked.url)
-        if refs.get(locked.resolved) == locked.commit:
-            return tuple(sorted(name[len("refs/heads/"):] for name, oid in refs.items()
-                                if name.startswith("refs/heads/") and oid == locked.commit))
-    git_dir = gitops.mirror_path(git_cache, locked.url)
-    if not os.path.isdir(git_dir):
-        git_dir = gitops.fetch_commit(git_cache, locked.url, locked.commit, locked.resolved)
-    gitops.fetch_branches(git_dir, locked.url)
+    git_dir = gitops.local_repository(locked.url)
+    if git_dir is None:
+        if locked.resolved.startswith("refs/heads/"):
+            refs = known if known is not None and locked.resolved in known else gitops.ls_remote(locked.url)
+            if refs.get(locked.resolved) == locked.commit:
+                return tuple(sorted(name[len("refs/heads/"):] for name, oid in refs.items()
+                                    if name.startswith("refs/heads/") and oid == locked.commit))
+        git_dir = gitops.mirror_path(git_cache, locked.url)
+        if not os.path.isdir(git_dir):
+            git_dir = gitops.fetch_commit(git_cache, locked.url, locked.commit, locked.resolved)
+        gitops.fetch_branches(git_dir, locked.url)
     if not gitops.has_commit(git_dir, locked.commit):
         return ()
     return tuple(sorted(gitops.branches_containing(git_dir, locked.commit)))
