@@ -434,6 +434,20 @@ class AnalysisCache:
         except (ValueError, KeyError, TypeError):
             return None
 
+    def fingerprint(self, jobs: Sequence[SpecJob]) -> Optional[str]:
+        """The digest of the cached analyses of ``jobs`` as stored (their lines), or ``None`` when one of
+        them is not in the file (not analysed yet, or cached by an earlier version)."""
+        digest = hashlib.sha256()
+        with self._lock:
+            lines = self._load()
+            for job in jobs:
+                raw = lines.get(job.cache_key())
+                if raw is None:
+                    return None
+                digest.update(raw)
+                digest.update(b"\n")
+        return digest.hexdigest()
+
     def put(self, job: SpecJob, analysis: Analysis) -> None:
         self.put_many([(job, analysis)])
 

@@ -150,7 +150,10 @@ def read_repo(url: str, cache_dir: Optional[str] = None,
     Files listed in ``primary`` (executables, ``/etc``) are always known; the others are
     looked up in ``filelists`` only when asked for.
     """
-    repo = RepoMetadata(url)
+    return _read(RepoMetadata(url), cache_dir, files)
+
+
+def _read(repo: RepoMetadata, cache_dir: Optional[str], files: Iterable[str]) -> Tuple[List[BasePackage], Set[str]]:
     primary_cache = os.path.join(cache_dir, f"{repo.digest}.primary.json") if cache_dir else None
     cached = _read_cache(primary_cache)
     if cached is None:
@@ -202,6 +205,8 @@ class BaseProvides:
                 else:
                     entries.append((provide, package))
         self.files: FrozenSet[str] = frozenset(files)
+        #: the digest of the metadata it was read from (:meth:`from_repos`); ``None`` when made otherwise
+        self.fingerprint: Optional[str] = None
 
     def _offers_of(self, name: str) -> List[Tuple[Capability, BasePackage]]:
         offers = self._offers.get(name)
@@ -219,11 +224,17 @@ class BaseProvides:
         wanted = list(files)
         packages: List[BasePackage] = []
         found: Set[str] = set()
+        digest = hashlib.sha256()
         for url in urls:
-            repo_packages, repo_files = read_repo(url, cache_dir, wanted)
+            repo = RepoMetadata(url)
+            repo_packages, repo_files = _read(repo, cache_dir, wanted)
             packages += repo_packages
             found |= repo_files
-        return cls(packages, found)
+            digest.update(f"{repo.base}\0{repo.digest}\0".encode())
+        index = cls(packages, found)
+        digest.update("\0".join(sorted(set(wanted))).encode())  # with the repositories, they decide what is found
+        index.fingerprint = digest.hexdigest()
+        return index
 
     @property
     def capabilities(self) -> FrozenSet[str]:

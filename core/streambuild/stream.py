@@ -217,6 +217,7 @@ class Stream:
         from . import durations as durations_mod
         from . import lock as lock_mod
         from .analyse import analyse_all
+        from . import plancache
         from .plan import make_plan
         from .results import ResultStore, facts_key
 
@@ -247,22 +248,38 @@ class Stream:
             notes.append(f"{len(approximate)} of {len(analyses)} specs were analysed with stream-build's stand-ins for "
                          "Fedora macros this host lacks (approximate; see 'plan --json')")
         estimates = durations_mod.estimate(sources, store, known_durations)
-        plan = make_plan(
-            self.manifest.name,
-            self.manifest.base.name,
-            analyses,
-            {c.name: c.commit for c in lock.components},
-            {c.name: c.buildonly for c in self.manifest.components},
-            base if base is not None else (lambda cap: False),
-            {n: e.seconds for n, e in estimates.items()},
-            {n: e.source for n, e in estimates.items()},
-            built=built,
-            python_version=self.manifest.base.python3_version,
-            notes=notes,
-        )
+        commits = {c.name: c.commit for c in lock.components}
+        buildonly = {c.name: c.buildonly for c in self.manifest.components}
+        seconds = {n: e.seconds for n, e in estimates.items()}
+        seconds_from = {n: e.source for n, e in estimates.items()}
+        python = self.manifest.base.python3_version
+        key = self._plan_key(jobs, cache, base, commits, buildonly, seconds, seconds_from, built, python, notes)
+        plan = plancache.load(self.workdir.root, key, self.manifest.name, self.manifest.base.name, analyses, commits,
+                              buildonly) if key else None
+        if plan is None:
+            plan = make_plan(self.manifest.name, self.manifest.base.name, analyses, commits, buildonly,
+                             base if base is not None else (lambda cap: False), seconds, seconds_from, built=built,
+                             python_version=python, notes=notes)
+            if key:
+                plancache.store(self.workdir.root, key, plan)
         if checking is not None:
             self._report_drift(checking.result())
         return Planned(lock, plan, sources, macros, base, reaching.result() if reaching is not None else None)
+
+    def _plan_key(self, jobs: Sequence[SpecJob], cache: AnalysisCache, base: Optional[BaseProvides],
+                  commits: Mapping[str, str], buildonly: Mapping[str, bool], seconds: Mapping[str, float],
+                  seconds_from: Mapping[str, str], built: Mapping[str, Mapping[str, Sequence[str]]], python: str,
+                  notes: Sequence[str]) -> Optional[str]:
+        """The digest of what the plan is made from (:mod:`streambuild.plancache`), or ``None`` when part of
+        it cannot be digested (an analysis not in the cache file, a base index not read from repositories)."""
+        from .plancache import plan_key
+
+        analyses = cache.fingerprint(jobs)
+        if analyses is None or (base is not None and base.fingerprint is None):
+            return None
+        return plan_key(self.manifest.name, self.manifest.base.name,
+                        [(c.name, commits[c.name], buildonly[c.name]) for c in self.manifest.components], analyses,
+                        base.fingerprint if base is not None else None, seconds, seconds_from, built, python, notes)
 
     def spec_jobs(self, sources: Mapping[str, PreparedSource],
                   macros: Optional[Mapping[str, Tuple[Tuple[str, str], ...]]] = None) -> List[SpecJob]:
