@@ -2,9 +2,9 @@
 
 The build backends (:mod:`streambuild.backends.local`, :mod:`streambuild.backends.mock`), the
 Koji backend (:mod:`streambuild.koji.client`), the container install target
-(:mod:`streambuild.targets.container`) and the forge types (:mod:`streambuild.forges`) are
-plugins like any other; registering them here, without importing them, keeps a command
-from paying for what it does not use.
+(:mod:`streambuild.targets.container`), the forge types (:mod:`streambuild.forges`) and the
+policy rules (:mod:`streambuild.policy.rules`) are plugins like any other; registering them here,
+without importing them, keeps a command from paying for what it does not use.
 """
 
 from __future__ import annotations
@@ -28,3 +28,4 @@ def streambuild_register(registry: Any) -> None:
     registry.add_install_target("container", lazy("streambuild.targets.container:ContainerTarget"))
     for kind, path in FORGES.items():
         registry.add_forge(kind, lazy(path))
+    registry.add_policy_rules(lazy("streambuild.policy.rules:builtin_rules"))

@@ -14,9 +14,7 @@ import subprocess
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from . import procs
 from .errors import EnvironmentProblem, PolicyDenied, PublishError
-from .policy.rules import shared_binary_names
 from .workdir import WorkDir, disk_full, is_disk_full, nearly_full, read_json
 
 STREAM_REPO = "stream"
@@ -39,6 +37,8 @@ def rpm_name(path: str) -> str:
 def check_unique_names(rpms_by_component: Mapping[str, Sequence[str]]) -> None:
     """No two components of a set may ship a binary RPM of the same name (the policy's own rule, on the
     RPMs really built: a name analysis could not see, e.g. from a generated subpackage, is caught here)."""
+    from .policy.rules import shared_binary_names
+
     clashes = shared_binary_names({c: [rpm_name(p) for p in rpms_by_component[c]] for c in sorted(rpms_by_component)})
     if clashes:
         raise PolicyDenied("two components ship binary RPMs of the same name: " + ", ".join(
@@ -76,6 +76,8 @@ def make_repo(directory: str, rpms: Iterable[str]) -> None:
             os.link(rpm, dest)
         except OSError:
             shutil.copyfile(rpm, dest)
+    from . import procs
+
     try:
         proc = procs.run(["createrepo_c", "--quiet", "--no-database", new], capture_output=True, text=True,
                          stdin=subprocess.DEVNULL)

@@ -16,7 +16,7 @@ which of the two would win is not the user's to guess.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Tuple, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Tuple, TypeVar
 
 from .errors import InputError, PluginConflict
 
@@ -42,7 +42,8 @@ class Registry:
         self.backends: Dict[str, BackendFactory] = {}
         self.stream_backends: Dict[str, StreamBackendFactory] = {}
         self.install_targets: Dict[str, InstallTargetFactory] = {}
-        self.policy_rules: List["Rule"] = []
+        self._policy_rules: List["Rule"] = []
+        self._pending_rules: List[Callable[[], Iterable["Rule"]]] = []
         self.forges: Dict[str, ForgeFactory] = {}
 
     def _add(self, table: Dict[str, F], kind: str, name: str, factory: F) -> None:
@@ -69,15 +70,28 @@ class Registry:
         self._add(self.install_targets, "install target", name, factory)
 
     def add_policy_rule(self, rule: "Rule") -> None:
-        if any(existing.name == rule.name for existing in self.policy_rules):
+        if any(existing.name == rule.name for existing in self._policy_rules):
             raise PluginConflict(f"policy rule {rule.name!r} is registered twice (two installed plugins offer it)")
-        self.policy_rules.append(rule)
+        self._policy_rules.append(rule)
+
+    def add_policy_rules(self, make: Callable[[], Iterable["Rule"]]) -> None:
+        """Rules that ``make()`` gives when the rules are first asked for (:attr:`policy_rules`), added then as
+        :meth:`add_policy_rule` adds them: a command that checks no policy does not import them."""
+        self._pending_rules.append(make)
 
     def add_forge(self, kind: str, factory: ForgeFactory) -> None:
         """A forge type for branch requests (see :mod:`streambuild.forges`): ``factory(settings, http)``."""
         self._add(self.forges, "forge type", kind, factory)
 
     # -- asking -------------------------------------------------------------------------------
+
+    @property
+    def policy_rules(self) -> List["Rule"]:
+        """Every policy rule, in the order they were added."""
+        while self._pending_rules:
+            for rule in self._pending_rules.pop(0)():
+                self.add_policy_rule(rule)
+        return self._policy_rules
 
     @staticmethod
     def _get(table: Dict[str, F], kind: str, name: str, names: Tuple[str, ...] = ()) -> F:

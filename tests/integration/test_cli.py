@@ -222,6 +222,8 @@ def test_the_install_path_imports_neither_koji_nor_containers_nor_forges(tmp_pat
     assert proc.returncode == 2 and "the stream has not been built yet" in proc.stderr
     assert "streambuild.stream" in modules and "streambuild.frontend" in modules  # it got as far as the install
     assert heavy(modules) == []
+    # nor the policy rules, nor importlib.metadata when no distribution declares a plugin
+    assert not any(m.startswith(("streambuild.policy", "importlib.metadata")) for m in modules)
 
 
 @pytest.mark.parametrize("args, code", [(["status", "--json"], 2), (["build", "--json", "--frobnicate"], 2)])

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import inspect
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from streambuild import hookspecs
 from streambuild.errors import InputError
-from streambuild.plugins import hookimpl, make_plugins
+from streambuild.plugins import hookimpl, make_plugins, may_declare_plugins
 from streambuild.registry import Registry
 
 TESTS = Path(__file__).parents[1]
@@ -128,3 +130,90 @@ def test_build_macros_merge_in_order_later_plugins_winning() -> None:
     without_manifest = parse_manifest(text.replace("macros: {vendor: manifest}\n", ""), "/tmp/m.yaml")
     stream.manifest = without_manifest
     assert dict(stream.macros_for(without_manifest.components[0]))["vendor"] == "second"
+
+
+# -- third-party plugins found through their distributions' entry points ---------------------------
+
+PLUGIN_MODULE = """
+from streambuild.plugins import hookimpl
+
+@hookimpl
+def streambuild_register(registry):
+    registry.add_backend("from-entry-point", object)
+"""
+
+
+def _distribution(site: Path, entry_points: str, name: str = "sb_probe", suffix: str = ".dist-info") -> None:
+    info = site / f"{name}-1.0{suffix}"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(entry_points)
+
+
+def _found_by_importlib(group: str = "streambuild") -> bool:
+    import importlib.metadata
+
+    return bool(importlib.metadata.entry_points(group=group))
+
+
+def test_a_plugin_declared_by_an_installed_distribution_is_loaded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "sb_probe_plugin.py").write_text(PLUGIN_MODULE)
+    _distribution(tmp_path, "[console_scripts]\nx = y:z\n\n  [streambuild] \nprobe = sb_probe_plugin\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert may_declare_plugins() and _found_by_importlib()
+    assert "from-entry-point" in make_plugins().registry.backends
+
+
+@pytest.mark.parametrize("entry_points", [
+    "[console_scripts]\nstreambuild = streambuild.cli:main\n",  # the word, not the section
+    "# [streambuild]\n[streambuild.extra]\nx = y\n",
+    "",
+])
+def test_no_plugin_section_is_no_plugin_as_importlib_finds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         entry_points: str) -> None:
+    _distribution(tmp_path, entry_points)
+    _distribution(tmp_path, "[streambuild]\nx = y\n", name="sb_not_info", suffix=".txt")  # not a distribution
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert not _found_by_importlib()
+    assert not may_declare_plugins()  # nothing else on this machine declares one either
+
+
+def test_places_it_does_not_read_itself_are_left_to_pluggy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    archive = tmp_path / "plugins.zip"
+    archive.write_bytes(b"PK\x05\x06" + b"\0" * 18)  # an empty zip file on sys.path
+    monkeypatch.setattr(sys, "path", [*sys.path, str(archive)])
+    assert may_declare_plugins()
+    monkeypatch.setattr(sys, "path", [*sys.path[:-1], str(tmp_path / "x.egg")])
+    assert may_declare_plugins()
+
+    class Finder:
+        @staticmethod
+        def find_distributions(context: object = None) -> list:
+            return []
+
+    monkeypatch.setattr(sys, "path", sys.path[:-1])
+    assert not may_declare_plugins()
+    monkeypatch.setattr(sys, "meta_path", [*sys.meta_path, Finder()])
+    assert may_declare_plugins()
+
+
+def test_the_builtin_rules_are_made_when_first_asked_for() -> None:
+    from streambuild.errors import PluginConflict
+
+    script = ("import sys; from streambuild.plugins import make_plugins; p = make_plugins(); "
+              "print('streambuild.policy.rules' in sys.modules, len(p.registry.policy_rules), "
+              "'streambuild.policy.rules' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "8", "True"]
+
+    class Same:
+        name = "commit-rights"
+
+    class Clash:
+        @hookimpl
+        def streambuild_register(self, registry) -> None:  # type: ignore[no-untyped-def]
+            registry.add_policy_rule(Same())
+
+    plugins = make_plugins(extra=[Clash()], load_entry_points=False)
+    with pytest.raises(PluginConflict, match="policy rule 'commit-rights' is registered twice"):
+        plugins.registry.policy_rules

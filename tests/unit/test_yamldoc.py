@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import time
 import tracemalloc
 
 import pytest
 
 from streambuild.errors import ManifestError
+from streambuild import yamldoc
 from streambuild.yamldoc import Limits, load, load_bytes
 
 
@@ -106,3 +108,10 @@ def test_tags_that_say_what_a_value_is_are_allowed() -> None:
     assert doc.data == {"version": "1.10", "m": {"a": "1"}, "s": ["x"]}
     assert "YAML tags (!!map)" in _error("s: !!map [x]\n")
     assert "YAML tags (!!str)" in _error("s: !!str [x]\n")
+
+
+def test_the_refused_characters_are_exactly_those_outside_yamls_printable_set() -> None:
+    printable = re.compile("[\x09\x0a\x0d\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+    for code in [*range(0x10000), 0x10000, 0x1fffe, 0x10ffff]:
+        char = chr(code)
+        assert bool(yamldoc.FORBIDDEN.match(char)) != bool(printable.match(char)), hex(code)

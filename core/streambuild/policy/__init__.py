@@ -3,8 +3,9 @@
 Every rule looks at a :class:`PolicyInput` (what is known about a stream set and who
 submits it) and returns :class:`Finding` objects, each naming the component, the rule,
 the verdict and the reason. The same rules run in ``stream-build check``, in the
-preflight of ``build``, and in the Koji hub plugin's policy tests. Built-in rules are
-registered by :mod:`streambuild.policy.rules` like any plugin's.
+preflight of ``build``, and in the Koji hub plugin's policy tests. The built-in rules
+(:mod:`streambuild.policy.rules`) are registered by :mod:`streambuild.builtins`, imported when the rules
+are first asked for.
 """
 
 from __future__ import annotations

@@ -1,13 +1,12 @@
-"""The built-in policy rules (DESIGN.md §5), registered as a plugin."""
+"""The built-in policy rules (DESIGN.md §5), registered by :mod:`streambuild.builtins` like a plugin's."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Dict, Iterable, List, Mapping
+from typing import Dict, Iterable, List, Mapping, Tuple
 
-from ..plugins import hookimpl
-from . import ALLOW, DENY, SET, WARN, Finding, PolicyComponent, PolicyInput
+from . import ALLOW, DENY, SET, WARN, Finding, PolicyComponent, PolicyInput, Rule
 
 FEDORA_BRANCH = re.compile(r"(f[0-9]+|rawhide|epel[0-9]+(-next)?|el[0-9]+|eln|main|master)\Z")
 
@@ -213,7 +212,6 @@ BUILTIN_RULES = (
 )
 
 
-@hookimpl(trylast=True)
-def streambuild_register(registry) -> None:  # type: ignore[no-untyped-def]
-    for rule in BUILTIN_RULES:
-        registry.add_policy_rule(rule)
+def builtin_rules() -> Tuple[Rule, ...]:
+    """The built-in rules, registered by :mod:`streambuild.builtins` (when the rules are first asked for)."""
+    return BUILTIN_RULES
