@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, NoReturn, Optional, Tuple, Type, Union
 
 from .errors import Location, StreamBuildError
-from .yamldoc import FORBIDDEN, Document, Marks, PathKey, check_text, decode
+from .textdoc import FORBIDDEN, Document, Marks, PathKey, check_text, decode
 
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 #: The JSON string scanner of the standard library (its C one where built), which typeshed does not list.

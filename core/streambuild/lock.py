@@ -19,7 +19,7 @@ from .base import parse_base
 from .errors import InputError, LockError, Location, SourceError
 from .manifest import Component, Manifest
 from .workdir import write_json
-from .yamldoc import Document, PathKey
+from .textdoc import Document, PathKey
 
 LOCK_VERSION = 1
 

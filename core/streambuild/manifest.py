@@ -6,12 +6,15 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple, TypeVar
 
-from . import schema, values, yamldoc
+from . import values
 from .base import Base, parse_base
 from .errors import InputError, Location, ManifestError, ManifestErrors
-from .yamldoc import Document
+from .textdoc import DEFAULT_LIMITS
+
+if TYPE_CHECKING:
+    from .textdoc import Document
 
 FEDORA_DIST_GIT = "https://src.fedoraproject.org/rpms/"
 FEDORA_LOOKASIDE = "https://src.fedoraproject.org/repo/pkgs/rpms/"
@@ -114,18 +117,32 @@ def find_manifest(given: Optional[str] = None, directory: Optional[str] = None) 
 
 
 def load_manifest(path: str) -> Manifest:
+    """The manifest at ``path``; every problem is an :class:`InputError` naming file, line and column.
+    (A stream reads it through :func:`streambuild.manifestcache.load_manifest`.)"""
+    return manifest_from_bytes(manifest_bytes(path), path)
+
+
+def manifest_bytes(path: str) -> bytes:
+    """The bytes of the manifest at ``path`` (up to the most a manifest may have, and one more)."""
     try:
         with open(path, "rb") as handle:
-            data = handle.read(yamldoc.DEFAULT_LIMITS.max_bytes + 1)
+            return handle.read(DEFAULT_LIMITS.max_bytes + 1)
     except FileNotFoundError:
         raise ManifestError("manifest not found", Location(path)) from None
     except OSError as exc:
         raise ManifestError(f"cannot read manifest: {exc.strerror or exc}", Location(path)) from None
+
+
+def manifest_from_bytes(data: bytes, path: str) -> Manifest:
+    from . import yamldoc  # PyYAML: only when a manifest is read from its YAML
+
     return _parse(yamldoc.load_bytes(data, path))
 
 
 def parse_manifest(text: str, path: str = "<manifest>") -> Manifest:
     """The manifest in ``text``; every problem is an :class:`InputError` naming file, line and column."""
+    from . import yamldoc
+
     return _parse(yamldoc.load(text, path))
 
 
@@ -153,6 +170,8 @@ class _Problems:
 
 
 def _parse(doc: Document) -> Manifest:
+    from . import schema
+
     path = doc.path
     if doc.data is None:
         raise ManifestError("the manifest is empty (expected 'base:' and 'build:')", Location(path, 1, 1))

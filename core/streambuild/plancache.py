@@ -9,8 +9,7 @@ the order and the graph come from the file: commits, analyses and ``buildonly`` 
 caller's (from the lock and the manifest). Anything else in the file (another key, a
 different set, a bad shape, a file cut short) is a miss, and the plan is made again.
 
-The file is a cache, not a record: it is written aside and moved into place, without
-``fsync``; a write that fails (a full disk) leaves the previous file or none.
+The file is a cache, not a record (:mod:`streambuild.kept`).
 """
 
 from __future__ import annotations
@@ -18,9 +17,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
+from . import kept
 from .analyse import Analysis
 from .graph import Edge, Link
 from .plan import Plan, PlannedComponent
@@ -29,22 +28,9 @@ from .predict import Predicted
 FILE = "plan.json"
 VERSION = 1
 
-# The modules whose code decides a plan from its inputs: a change to any of them is a new key,
-# so a plan kept by an older stream-build is never read by a newer one.
+# The modules whose code decides a plan from its inputs: a change to any of them is a new key.
 _PLANNER = ("analyse.py", "baserepo.py", "capabilities.py", "graph.py", "plan.py", "plancache.py", "predict.py",
             "providers.py", "scheduler.py")
-_CODE: List[str] = []
-
-
-def _code_digest() -> str:
-    if not _CODE:
-        digest = hashlib.sha256()
-        here = os.path.dirname(os.path.abspath(__file__))
-        for name in _PLANNER:
-            with open(os.path.join(here, name), "rb") as handle:
-                digest.update(name.encode() + b"\0" + handle.read() + b"\0")
-        _CODE.append(digest.hexdigest())
-    return _CODE[0]
 
 
 def plan_key(
@@ -62,7 +48,7 @@ def plan_key(
     """The digest of a plan's inputs: ``components`` are (name, commit, buildonly) in manifest order,
     ``analyses`` the digest of their cached analyses (:meth:`AnalysisCache.fingerprint`), ``base_index``
     that of the base's metadata (:attr:`BaseProvides.fingerprint`, ``None`` without a base)."""
-    data = json.dumps([VERSION, _code_digest(), stream, base, list(components), analyses, base_index,
+    data = json.dumps([VERSION, kept.code_digest(_PLANNER), stream, base, list(components), analyses, base_index,
                        sorted(durations.items()), sorted(duration_sources.items()),
                        sorted((name, sorted(packages.items())) for name, packages in built.items()),
                        python_version, list(notes)], separators=(",", ":"))
@@ -122,25 +108,12 @@ def _data(key: str, plan: Plan) -> Dict[str, Any]:
 
 
 def store(directory: str, key: str, plan: Plan) -> None:
-    """Keep ``plan`` under ``key`` in ``directory`` (replacing the one kept before); never raises for a
-    file system that refuses (the next plan is then made again)."""
+    """Keep ``plan`` under ``key`` in ``directory`` (:func:`streambuild.kept.keep`: never fails the plan)."""
     try:
         data = json.dumps(_data(key, plan), separators=(",", ":")).encode()
     except _Unpackable:
         return
-    tmp = None
-    try:
-        os.makedirs(directory, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)  # what a crash leaves, WorkDir.acquire removes
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, os.path.join(directory, FILE))
-        tmp = None
-    except OSError:
-        pass
-    finally:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
+    kept.keep(os.path.join(directory, FILE), data)
 
 
 def load(directory: str, key: str, stream: str, base: str, analyses: Mapping[str, Analysis],

@@ -13,7 +13,7 @@ import re
 from typing import Any, Dict, List, Optional, Sequence
 
 from .errors import ManifestError, ManifestErrors
-from .yamldoc import Document, PathKey
+from .textdoc import Document, PathKey
 
 _NAME_REF = r"^[^:]+:.+$"
 _MACROS = {

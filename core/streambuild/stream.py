@@ -20,7 +20,8 @@ from . import journal as journal_mod
 from . import tools, values
 from .errors import BuildFailed, InputError, LockError
 from .install import InstallRequest
-from .manifest import Component, Manifest, load_manifest
+from .manifest import Component, Manifest
+from .manifestcache import load_manifest
 from .plugins import Plugins, make_plugins
 from .workdir import WorkDir, default_root
 
@@ -61,7 +62,7 @@ class Stream:
         jobs: int = 4,
         config_path: Optional[str] = None,
     ) -> None:
-        self.manifest: Manifest = load_manifest(manifest_path)
+        self.manifest: Manifest = load_manifest(manifest_path, default_root(manifest_path, workdir))
         self.workdir = WorkDir(default_root(self.manifest.path, workdir))
         self.config_path = config_path  # stream-build's config file (--config), for the policy checks
         self.lock_path = self.manifest.lock_path

@@ -224,6 +224,11 @@ def test_the_install_path_imports_neither_koji_nor_containers_nor_forges(tmp_pat
     assert heavy(modules) == []
     # nor the policy rules, nor importlib.metadata when no distribution declares a plugin
     assert not any(m.startswith(("streambuild.policy", "importlib.metadata")) for m in modules)
+    assert (tmp_path / ".stream-build").is_dir()  # its work directory: the manifest read is kept there from now on
+    imported("install", "-y", cwd=tmp_path)
+    proc, modules = imported("install", "-y", cwd=tmp_path)
+    assert proc.returncode == 2 and "the stream has not been built yet" in proc.stderr
+    assert not any(m == "yaml" or m.startswith(("yaml.", "streambuild.yamldoc")) for m in modules)
 
 
 @pytest.mark.parametrize("args, code", [(["status", "--json"], 2), (["build", "--json", "--frobnicate"], 2)])

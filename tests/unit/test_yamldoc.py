@@ -9,7 +9,7 @@ import tracemalloc
 import pytest
 
 from streambuild.errors import ManifestError
-from streambuild import yamldoc
+from streambuild import textdoc
 from streambuild.yamldoc import Limits, load, load_bytes
 
 
@@ -114,4 +114,4 @@ def test_the_refused_characters_are_exactly_those_outside_yamls_printable_set() 
     printable = re.compile("[\x09\x0a\x0d\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
     for code in [*range(0x10000), 0x10000, 0x1fffe, 0x10ffff]:
         char = chr(code)
-        assert bool(yamldoc.FORBIDDEN.match(char)) != bool(printable.match(char)), hex(code)
+        assert bool(textdoc.FORBIDDEN.match(char)) != bool(printable.match(char)), hex(code)
