@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
@@ -13,6 +14,8 @@ import pytest
 
 import localforge
 from conftest import Result, needs_rpm
+
+from streambuild.errors import InputError
 
 pytestmark = [pytest.mark.integration, needs_rpm]
 
@@ -163,6 +166,12 @@ def test_an_older_installed_version_is_upgraded_to_the_streams_and_a_newer_one_k
     versions = subprocess.run(["rpm", "--root", str(root), "--dbpath", FEDORA_DB, "-q", "tinyup"],
                               capture_output=True, text=True).stdout.split()
     assert versions == ["tinyup-2.0-1.fc44.noarch"]
+    # the collector sees this process's objects again after each install (DNF's ran with them frozen)
+    assert gc.get_freeze_count() == 0
+    with pytest.raises(InputError, match="'nope' is not provided by the stream"):
+        install(InstallRequest(packages=["nope"], stream_repo=str(newest), installroot=str(root), releasever="44",
+                               cachedir=str(cache)))
+    assert gc.get_freeze_count() == 0
 
 
 CHILD = """

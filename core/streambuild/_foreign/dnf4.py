@@ -9,6 +9,7 @@ is installed at the stream's version or a newer one is left alone (never a downg
 
 from __future__ import annotations
 
+import gc
 from typing import Callable, List, Mapping, Optional, Sequence
 
 import dnf
@@ -38,6 +39,9 @@ def install(
     from .. import rootdb
     from . import rpmlib
 
+    # DNF's Base runs the collector as it resets (twice an install); what this process holds already
+    # (its modules, DNF's) lives on, so the collector is told to look at what is made from here on.
+    gc.freeze()
     base = dnf.Base()
     if dbpath is not None:
         rpmlib.define("_dbpath", dbpath)
@@ -79,6 +83,7 @@ def install(
         return items
     finally:
         base.close()
+        gc.unfreeze()
         if dbpath is not None:
             rpmlib.undefine("_dbpath")
 
