@@ -413,7 +413,8 @@ def download(url: str, out: Any, limits: DownloadLimits, on_block: Optional[Call
         except urllib.error.HTTPError as exc:
             raise DownloadFailed(f"answered {exc.code} {exc.reason}") from None
         except (http.client.HTTPException, OSError, ValueError) as exc:  # URLError, timeouts, resets
-            if too_slow.is_set():
+            # the watchdog cut it, or the socket's own timeout came first once the time allowed was up
+            if too_slow.is_set() or time.monotonic() - start >= limits.allowed(received):
                 raise slow() from None
             raise DownloadFailed(f"failed: {getattr(exc, 'reason', None) or exc}") from None
         if too_slow.is_set():
