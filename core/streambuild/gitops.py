@@ -94,7 +94,11 @@ class ResolvedRef:
 def ls_remote(url: str) -> Dict[str, str]:
     """All refs of a remote repository: full ref name -> object id (tags peeled to commits)."""
     values.check_url(url, "repository URL")
-    out = run_git(["ls-remote", "--end-of-options", url], what=f"listing {url}")
+    # Over git://, protocol 2 waits for a delayed TCP acknowledgement before git daemon answers
+    # (40 ms a listing, measured on loopback); protocol 0 lists the same refs in one exchange. (A fetch
+    # stays on protocol 2: protocol 0 fetches a commit by id only where the server allows it.)
+    version = ["-c", "protocol.version=0"] if url.startswith("git://") else []
+    out = run_git([*version, "ls-remote", "--end-of-options", url], what=f"listing {url}")
     refs: Dict[str, str] = {}
     for line in out.decode("utf-8", "replace").splitlines():
         oid, _, name = line.partition("\t")

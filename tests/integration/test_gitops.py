@@ -170,3 +170,28 @@ def test_a_locked_branch_deleted_since_is_no_obstacle_while_another_holds_the_co
     with gitops.source_reader(str(tmp_path / "cache"), forge.distgit_url + "gone.git", commit,
                               "refs/heads/old-branch") as reader:
         assert reader.has_commit(commit)
+
+
+def test_git_daemon_is_listed_in_protocol_0_with_the_refs_protocol_2_lists(forge, monkeypatch, tmp_path):
+    url = forge.upstream_url + "tinyllm"
+    v2 = subprocess.run(["git", "-c", "protocol.version=2", "ls-remote", url], capture_output=True, text=True,
+                        check=True).stdout
+    asked: list = []
+    real_run = gitops.procs.run
+
+    def run(cmd, *args, **kwargs):  # type: ignore[no-untyped-def]
+        asked.append(list(cmd))
+        return real_run(cmd, *args, **kwargs)
+
+    monkeypatch.setattr(gitops.procs, "run", run)
+    refs = gitops.ls_remote(url)
+    assert "protocol.version=0" in asked[-1]
+    expected = {}
+    for line in v2.splitlines():
+        oid, name = line.split("\t")
+        if name.endswith("^{}") or name not in expected:
+            expected[name[:-3] if name.endswith("^{}") else name] = oid
+    assert refs == expected and "refs/tags/v0.20.0" in refs
+    subprocess.run(["git", "init", "-q", "--bare", str(tmp_path / "plain.git")], check=True)
+    assert gitops.ls_remote((tmp_path / "plain.git").as_uri()) == {}
+    assert "protocol.version=0" not in asked[-1]  # only for git:// (elsewhere, what git chooses)
