@@ -6,8 +6,9 @@ them as a stream repository with the real publisher (:func:`streambuild.publish.
 createrepo_c) into a work directory, and then, alternately (paired runs, so both see the same
 load on a shared machine), into a fresh installroot each time:
 
-* ``stream-build install <top> --installroot R -y`` (the real CLI: its DNF4 install runs in a
-  process of its own whose rpm keeps the root's database at the base's ``/usr/lib/sysimage/rpm``);
+* ``stream-build install <top> --installroot R -y`` (the real CLI: DNF4's API in the same process,
+  rpm's ``%_dbpath`` defined for the install so the root's database is at the base's
+  ``/usr/lib/sysimage/rpm``);
 * ``dnf --installroot R --releasever 44 install -y <top>`` with the same repository, the same
   options (no GPG check, no weak dependencies, no repositories from ``/etc``) and the same
   ``%_dbpath`` (given to rpm the same way, in ``~/.rpmmacros``), so both make the same root.

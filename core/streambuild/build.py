@@ -317,10 +317,8 @@ class Executor:
         source = self.sources[name]
         analysis = self.plan.component(name).analysis
         generated = tuple(r for r in self.requirements.get(name, ()) if r not in analysis.buildrequires)
-        analysis = self.plan.component(name).analysis
         job = BuildJob(name, source.spec_path, source.directory, self.macros[name], self._dependency_rpms(name),
-                       scratch, staged, log, self.base, self._cancel, generated,
-                       None if analysis.approximate else analysis.buildrequires)
+                       scratch, staged, log, self.base, self._cancel, generated, analysis.buildrequires)
         start = time.monotonic()
         try:
             outcome = self.backend.build(job)

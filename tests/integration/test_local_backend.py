@@ -235,6 +235,11 @@ def test_check_imports_a_python_module_only_the_stream_provides(forge, tmp_path)
     assert out.code == 0, out.stderr + out.stdout[-3000:]
     log = result_log(tmp_path, "sbpyuser")
     assert "Executing(%check)" in log and "import sbmod, sys" in log[log.index("Executing(%check)"):]
+    # the module's analysis used a stand-in (%python3_sitelib): still one pass, the SRPM agreeing after it
+    [plan] = [e for e in out.events() if e.get("event") == "plan"]
+    assert [c["approximate"] for c in plan["plan"]["components"] if c["name"] == "python3-sbmod"] != [[]]
+    module_log = result_log(tmp_path, "python3-sbmod")
+    assert module_log.count("Executing(%install)") == 1 and " -ba -- " in module_log and "building again" not in module_log
     [rpm] = (tmp_path / ".stream-build" / "repos" / "stream").glob("sbpyuser-*.rpm")
     root = tmp_path / "unpacked"
     root.mkdir()

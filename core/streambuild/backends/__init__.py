@@ -37,8 +37,9 @@ class BuildJob:
     cancel: Optional[threading.Event] = field(default=None, compare=False)  # set on Ctrl-C: stop now
     #: BuildRequires learned before the build (``%generate_buildrequires``), to resolve with the SRPM's own
     generated_requires: Tuple[str, ...] = ()
-    #: the source package's BuildRequires as the analysis read them with rpm and the build's own
-    #: macros (no stand-ins), when it could; a backend may build from them and check the SRPM after
+    #: the source package's BuildRequires as the analysis read them with rpm and the build's own macros
+    #: (stand-ins for the Fedora macros the host lacks included): a backend may build from them, and must
+    #: check the SRPM's own after
     expected_requires: Optional[Tuple[str, ...]] = None
 
     def __post_init__(self) -> None:

@@ -139,7 +139,7 @@ class LocalBackend:
 
     def _build_in_one_pass(self, job: BuildJob, log: IO[str], stream: List[rpmlib.PackageHeader]
                            ) -> Optional[BuildOutcome]:
-        """``rpmbuild -ba`` in a build root made for the BuildRequires the analysis read exactly
+        """``rpmbuild -ba`` in a build root made for the BuildRequires the analysis read
         (:attr:`BuildJob.expected_requires`), saving the SRPM's own sandbox before the build.
 
         The outcome stands when the SRPM requires exactly what the root was made for (a failed
