@@ -14,7 +14,8 @@ load on a shared machine), into a fresh installroot each time:
   ``%_dbpath`` (given to rpm the same way, in ``~/.rpmmacros``), so both make the same root.
 
 It prints the median of ``--repeat`` pairs (default 5) of ``install/dnf`` (target ≤ 1.15) and the
-seconds, and checks that both roots hold the same packages in the same database. Needs rpmbuild,
+seconds, and checks that both roots hold the same packages in the same database. Each run starts
+after a ``sync``, so that neither pays for the other's writeback. Needs rpmbuild,
 createrepo_c and Debian's ``dnf`` (python3-dnf). Run from the work tree's root:
 ``.venv/bin/python benchmarks/bench_install.py [--packages 30] [--repeat 5]``.
 """
@@ -58,6 +59,7 @@ def build_rpms(top: Path, count: int, files: int) -> List[Path]:
 
 
 def timed(cmd: Sequence[str], env: dict) -> float:
+    os.sync()  # what the run before wrote is on the disk: its writeback is not this run's time
     start = time.perf_counter()
     proc = subprocess.run(list(cmd), env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
