@@ -217,8 +217,8 @@ class Stream:
                  reach: bool, cache: AnalysisCache, parsers: Optional[Parsers]) -> Planned:
         from . import durations as durations_mod
         from . import lock as lock_mod
-        from .analyse import analyse_all
         from . import plancache
+        from .analyse import analyse_all
         from .plan import make_plan
         from .results import ResultStore, facts_key
 
