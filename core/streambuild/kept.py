@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from typing import Dict, Sequence, Tuple
+
+from .errors import DiskFull
+from .workdir import atomic_write
 
 _CODE: Dict[Tuple[str, ...], str] = {}
 
@@ -33,17 +35,7 @@ def code_digest(modules: Sequence[str]) -> str:
 
 def keep(path: str, data: bytes) -> None:
     """Put ``data`` at ``path``, whole or not at all; never raises for a file system that refuses."""
-    directory = os.path.dirname(path)
-    tmp = None
     try:
-        os.makedirs(directory, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)  # what a crash leaves, WorkDir.acquire removes
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-        tmp = None
-    except OSError:
+        atomic_write(path, data, durable=False)
+    except (OSError, DiskFull):
         pass
-    finally:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)

@@ -90,8 +90,9 @@ def disk_full(path: Optional[str], what: str) -> DiskFull:
                     "free some space (or use --workdir on another file system) and run again")
 
 
-def atomic_write(path: str, data: bytes) -> None:
-    """Write ``path`` so that readers see the old or the new content, never a part."""
+def atomic_write(path: str, data: bytes, durable: bool = True) -> None:
+    """Write ``path`` so that readers see the old or the new content, never a part; ``durable``: on the
+    disk before it is moved into place (a cache need not be: :mod:`streambuild.kept`)."""
     directory = os.path.dirname(os.path.abspath(path))
     tmp = None
     try:
@@ -99,8 +100,9 @@ def atomic_write(path: str, data: bytes) -> None:
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException as exc:
         if tmp is not None and os.path.exists(tmp):
