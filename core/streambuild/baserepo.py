@@ -106,7 +106,7 @@ class RepoMetadata:
     """One base repository: its ``repomd.xml`` and the metadata files it names, read on demand."""
 
     def __init__(self, url: str) -> None:
-        self.base = values.as_base_url(values.check_url(url, "base repository URL", schemes=("https", "http", "file")))
+        self.base = values.as_base_url(values.check_url(url, "base repository URL", schemes=values.DOWNLOAD_SCHEMES))
         self.repomd = _get(self.base + "repodata/repomd.xml")
         self.digest = hashlib.sha256(self.repomd).hexdigest()
         self.records = {r.type: r for r in _parse_file(self.repomd, "repomd.xml", createrepo.repomd_records)}

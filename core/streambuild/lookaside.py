@@ -95,7 +95,7 @@ def _download(url: str, entry: SourceFile, package: str, cached: str, limits: Op
     environment unless given); a full disk is :class:`~streambuild.errors.DiskFull`.
     Nothing is left behind on failure.
     """
-    values.check_url(url, "lookaside URL", schemes=("https", "http", "file"))
+    values.check_url(url, "lookaside URL", schemes=values.DOWNLOAD_SCHEMES)
     limits = limits or DownloadLimits.from_environment()
     tmp = os.path.join(os.path.dirname(cached), f".{entry.filename}.part{os.getpid()}")  # see workdir.remove_stale
     digest = hashlib.new(entry.hashtype)

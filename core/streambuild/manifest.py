@@ -208,7 +208,7 @@ def _parse(doc: Document) -> Manifest:
         name = stem if values.is_name(stem) else "stream"
     base_repos = tuple(
         problems.attempt(values.check_url, url, "base_repos entry", doc.where(("base_repos", i)),
-                         ("https", "http", "file")) or ""
+                         values.DOWNLOAD_SCHEMES) or ""
         for i, url in enumerate(data.get("base_repos", []))
     )
     problems.raise_all()
@@ -222,7 +222,7 @@ def _source_lookaside(doc: Document, source: Dict[str, Any], key: Tuple[Any, ...
     if source["type"] != "dist-git":
         raise ManifestError("'lookaside' only applies to dist-git sources", doc.where_key(key + ("lookaside",)))
     return values.as_base_url(
-        values.check_url(source["lookaside"], "lookaside", doc.where(key + ("lookaside",)), ("https", "http", "file")))
+        values.check_url(source["lookaside"], "lookaside", doc.where(key + ("lookaside",)), values.DOWNLOAD_SCHEMES))
 
 
 def _lookaside_of(source: Dict[str, Any]) -> Optional[str]:

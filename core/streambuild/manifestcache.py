@@ -22,7 +22,6 @@ from .manifest import Component, InstallSpec, Manifest, manifest_bytes, manifest
 FILE = "manifest.json"
 VERSION = 1
 _READER = ("base.py", "manifest.py", "manifestcache.py", "schema.py", "textdoc.py", "values.py", "yamldoc.py")
-_LOOKASIDE_SCHEMES = ("https", "http", "file")
 
 
 def load_manifest(path: str, kept_in: str) -> Manifest:
@@ -119,7 +118,7 @@ def _component(row: List[Any], path: str) -> Component:
         spec=_optional(spec, values.check_relative_path),
         macros=_macros(macros),
         version=version,
-        lookaside=_optional(lookaside, _base_url, _LOOKASIDE_SCHEMES),
+        lookaside=_optional(lookaside, _base_url, values.DOWNLOAD_SCHEMES),
         distgit_url=_optional(distgit_url, _base_url),
         distgit_ref=_optional(distgit_ref, values.check_ref),
         location=Location(path, line, column) if line is not None else None,
@@ -142,5 +141,5 @@ def _manifest(data: Any, path: str) -> Manifest:
         tuple(_component(row, path) for row in data["components"]),
         _macros(data["macros"]),
         install,
-        tuple(values.check_url(url, "base_repos entry", None, ("https", "http", "file")) for url in data["base_repos"]),
+        tuple(values.check_url(url, "base_repos entry", None, values.DOWNLOAD_SCHEMES) for url in data["base_repos"]),
     )

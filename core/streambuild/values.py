@@ -30,6 +30,8 @@ _FULL_COMMIT = re.compile(r"[0-9a-f]{40}\Z|[0-9a-f]{64}\Z")
 _REF_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\$`'\"<>|;&(){}!]")
 _FILE_NAME = re.compile(r"[A-Za-z0-9_+][A-Za-z0-9._+~-]*\Z")
 URL_SCHEMES = ("https", "http", "git", "ssh", "file")
+#: Where stream-build downloads files from (lookaside caches, base repositories).
+DOWNLOAD_SCHEMES = ("https", "http", "file")
 _URL_FORBIDDEN = re.compile("[\x00-\x20\x7f`$\\\\]")  # spaces, control and shell characters
 
 
