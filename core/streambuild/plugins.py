@@ -70,8 +70,8 @@ def may_declare_plugins(group: str = ENTRY_POINT_GROUP) -> bool:
                 continue  # importlib.metadata reads no entry points there
             except (OSError, ValueError):
                 return True
-            if group in text and any(line.strip().startswith("[") and line.strip().strip("[]").strip() == group
-                                     for line in text.splitlines()):  # a section header, spaced or not
+            if group in text and any(head.startswith("[") and head.strip("[]").strip() == group
+                                     for head in map(str.strip, text.splitlines())):  # a section header, spaced or not
                 return True
     return False
 
