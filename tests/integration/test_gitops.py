@@ -176,22 +176,16 @@ def test_git_daemon_is_listed_in_protocol_0_with_the_refs_protocol_2_lists(forge
     url = forge.upstream_url + "tinyllm"
     v2 = subprocess.run(["git", "-c", "protocol.version=2", "ls-remote", url], capture_output=True, text=True,
                         check=True).stdout
-    asked: list = []
-    real_run = gitops.procs.run
-
-    def run(cmd, *args, **kwargs):  # type: ignore[no-untyped-def]
-        asked.append(list(cmd))
-        return real_run(cmd, *args, **kwargs)
-
-    monkeypatch.setattr(gitops.procs, "run", run)
+    trace = tmp_path / "packets"
+    monkeypatch.setenv("GIT_TRACE_PACKET", str(trace))  # git's own record of what it said on the wire
     refs = gitops.ls_remote(url)
-    assert "protocol.version=0" in asked[-1]
+    assert "version 2" not in trace.read_text() and "refs/tags/v0.20.0" in trace.read_text()
     expected = {}
     for line in v2.splitlines():
         oid, name = line.split("\t")
         if name.endswith("^{}") or name not in expected:
             expected[name[:-3] if name.endswith("^{}") else name] = oid
     assert refs == expected and "refs/tags/v0.20.0" in refs
-    subprocess.run(["git", "init", "-q", "--bare", str(tmp_path / "plain.git")], check=True)
-    assert gitops.ls_remote((tmp_path / "plain.git").as_uri()) == {}
-    assert "protocol.version=0" not in asked[-1]  # only for git:// (elsewhere, what git chooses)
+    trace.unlink()
+    gitops.fetch_commit(str(tmp_path / "cache"), url, refs["refs/tags/v0.20.0"], "refs/tags/v0.20.0")
+    assert "version 2" in trace.read_text()  # a fetch stays on protocol 2: a commit by id is fetched there
